@@ -1,0 +1,12 @@
+import { randomInt } from "node:crypto";
+
+/** A source of randomness in [0, 1); injected so that jitter is testable. */
+export type Random = () => number;
+
+export const cryptoRandom: Random = () => randomInt(0, 2 ** 48) / 2 ** 48;
+
+/** A repeatable sequence for tests. */
+export function sequenceRandom(values: readonly number[]): Random {
+  let i = 0;
+  return () => values[i++ % values.length] ?? 0;
+}
