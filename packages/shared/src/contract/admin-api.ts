@@ -1,0 +1,207 @@
+/**
+ * Requests and responses of the internal/admin API (SPEC §2.3). Times are ISO 8601 UTC strings,
+ * hashes lower-case hex, serials upper-case hex as openssl prints them.
+ */
+import {
+  absoluteUrlSchema,
+  durationSchema,
+  groupSchema,
+  labelsSchema,
+  nullableTimestampSchema,
+  runtimeIdSchema,
+  serialSchema,
+  sha256HexSchema,
+  tenantSchema,
+  timestampSchema,
+} from "./fields.ts";
+
+/** Headers of `POST /v1/runtimes/tokens`. Node lower-cases header names, so the schema does too. */
+export interface TokenHeaders {
+  tenant: string;
+  group: string;
+}
+
+export const tokenHeadersSchema = {
+  $id: "TokenHeaders",
+  type: "object",
+  required: ["tenant", "group"],
+  properties: { tenant: tenantSchema, group: groupSchema },
+} as const;
+
+export interface TokenRequest {
+  /** Re-enrol this runtime (same CN); without it the hub creates a runtime with a generated id. */
+  runtime?: string;
+  labels?: Record<string, string>;
+  /** Token lifetime, e.g. "10m"; the hub caps it at 24h. */
+  ttl?: string;
+}
+
+export const tokenRequestSchema = {
+  $id: "TokenRequest",
+  type: "object",
+  additionalProperties: false,
+  properties: { runtime: runtimeIdSchema, labels: labelsSchema, ttl: durationSchema },
+} as const;
+
+export interface TokenResponse {
+  /** The token URL to paste into a CertificateRequest. */
+  url: string;
+  token: string;
+}
+
+export const tokenResponseSchema = {
+  $id: "TokenResponse",
+  description: "The token URL and the token.",
+  type: "object",
+  required: ["url", "token"],
+  additionalProperties: false,
+  properties: { url: absoluteUrlSchema, token: { type: "string", minLength: 1 } },
+} as const;
+
+export interface RevocationByHashRequest {
+  /** SHA-256 hex of the certificate's DER; matched case-insensitively. */
+  hash: string;
+}
+
+export const revocationByHashRequestSchema = {
+  $id: "RevocationByHashRequest",
+  type: "object",
+  required: ["hash"],
+  additionalProperties: false,
+  properties: { hash: sha256HexSchema },
+} as const;
+
+export interface BootstrapKubeconfigRequest {
+  /** Lifetime of the embedded bootstrap token, e.g. "24h". */
+  ttl?: string;
+}
+
+export const bootstrapKubeconfigRequestSchema = {
+  $id: "BootstrapKubeconfigRequest",
+  type: "object",
+  additionalProperties: false,
+  properties: { ttl: durationSchema },
+} as const;
+
+export interface RuntimeIdParams {
+  id: string;
+}
+
+export const runtimeIdParamsSchema = {
+  $id: "RuntimeIdParams",
+  type: "object",
+  required: ["id"],
+  properties: { id: runtimeIdSchema },
+} as const;
+
+export interface CertificateSummary {
+  serial: string;
+  sha256: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+const certificateSummaryProperties = {
+  serial: serialSchema,
+  sha256: sha256HexSchema,
+  notBefore: timestampSchema,
+  notAfter: timestampSchema,
+} as const;
+
+export interface CertificateView extends CertificateSummary {
+  kind: "initial" | "renewal";
+  issuedAt: string;
+  /** SHA-256 of the issuing CA's DER: which keyring entry signed it. */
+  issuerSha256: string;
+}
+
+export const certificateViewSchema = {
+  $id: "CertificateView",
+  type: "object",
+  required: ["serial", "sha256", "notBefore", "notAfter", "kind", "issuedAt", "issuerSha256"],
+  additionalProperties: false,
+  properties: {
+    ...certificateSummaryProperties,
+    kind: { type: "string", enum: ["initial", "renewal"] },
+    issuedAt: timestampSchema,
+    issuerSha256: sha256HexSchema,
+  },
+} as const;
+
+/** A revocation may name a hash the hub never issued (Kyma semantics), so it carries no serial. */
+export interface RevokedCertificateView {
+  sha256: string;
+  revokedAt: string;
+  reason: string;
+}
+
+export const revokedCertificateViewSchema = {
+  $id: "RevokedCertificateView",
+  type: "object",
+  required: ["sha256", "revokedAt", "reason"],
+  additionalProperties: false,
+  properties: { sha256: sha256HexSchema, revokedAt: timestampSchema, reason: { type: "string" } },
+} as const;
+
+export interface RuntimeView {
+  id: string;
+  tenant: string;
+  group: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  lastSeenAt: string | null;
+  deletedAt: string | null;
+  /** The newest certificate that is neither expired nor revoked, if any. */
+  currentCertificate: CertificateSummary | null;
+  certificates: CertificateView[];
+  revokedCertificates: RevokedCertificateView[];
+}
+
+export const runtimeViewSchema = {
+  $id: "RuntimeView",
+  description: "A registered runtime with its certificates.",
+  type: "object",
+  required: [
+    "id",
+    "tenant",
+    "group",
+    "labels",
+    "createdAt",
+    "lastSeenAt",
+    "deletedAt",
+    "currentCertificate",
+    "certificates",
+    "revokedCertificates",
+  ],
+  additionalProperties: false,
+  properties: {
+    id: runtimeIdSchema,
+    tenant: { type: "string" },
+    group: { type: "string" },
+    labels: labelsSchema,
+    createdAt: timestampSchema,
+    lastSeenAt: nullableTimestampSchema,
+    deletedAt: nullableTimestampSchema,
+    currentCertificate: {
+      type: ["object", "null"],
+      required: ["serial", "sha256", "notBefore", "notAfter"],
+      additionalProperties: false,
+      properties: certificateSummaryProperties,
+    },
+    certificates: { type: "array", items: certificateViewSchema },
+    revokedCertificates: { type: "array", items: revokedCertificateViewSchema },
+  },
+} as const;
+
+export interface RuntimeList {
+  runtimes: RuntimeView[];
+}
+
+export const runtimeListSchema = {
+  $id: "RuntimeList",
+  description: "Every registered runtime, deleted ones included.",
+  type: "object",
+  required: ["runtimes"],
+  additionalProperties: false,
+  properties: { runtimes: { type: "array", items: runtimeViewSchema } },
+} as const;

@@ -1,0 +1,306 @@
+/**
+ * Every route of SPEC §2.2 and §2.3 in one table. The hub registers each entry with Fastify
+ * (`app.route({ method, url: route.path, schema: route.schema, handler })`), @fastify/swagger turns the
+ * schemas into `/v1/api.yaml`, and the spoke and the CLI take methods, paths and response schemas from
+ * here instead of repeating them.
+ */
+import {
+  bootstrapKubeconfigRequestSchema,
+  revocationByHashRequestSchema,
+  runtimeIdParamsSchema,
+  runtimeListSchema,
+  runtimeViewSchema,
+  tokenHeadersSchema,
+  tokenRequestSchema,
+  tokenResponseSchema,
+} from "./admin-api.ts";
+import { errorBodySchema } from "./errors.ts";
+import {
+  certificatesResponseSchema,
+  csrInfoSchema,
+  csrRequestSchema,
+  managementInfoSchema,
+  tokenQuerySchema,
+} from "./runtime-api.ts";
+
+export type Listener = "external" | "internal";
+/** none; one-time or bootstrap token; hub-issued client certificate; admin bearer token. */
+export type RouteAuth = "none" | "token" | "mtls" | "admin";
+export type HttpMethod = "GET" | "POST" | "DELETE";
+
+/** A Fastify route schema plus the OpenAPI annotations @fastify/swagger reads. */
+export interface RouteSchema {
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tags: readonly string[];
+  readonly security?: readonly Readonly<Record<string, readonly string[]>>[];
+  readonly querystring?: object;
+  readonly headers?: object;
+  readonly params?: object;
+  readonly body?: object;
+  readonly response: Readonly<Record<number, object>>;
+}
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** Fastify syntax (`:id`); `fillPath` substitutes parameters. */
+  readonly path: string;
+  readonly listener: Listener;
+  readonly auth: RouteAuth;
+  readonly schema: RouteSchema;
+}
+
+// Each status gets its own copy without `$id`, so that one id never names two different objects.
+const { $id: _errorBodyId, ...errorBodyShape } = errorBodySchema;
+const error = (description: string) => ({ ...errorBodyShape, description });
+const tokenErrors = {
+  403: error("Token missing, unknown, expired, already used or of another purpose."),
+  429: error("Rate limit hit."),
+};
+const csrErrors = {
+  400: error("Bad base64, PEM, CSR, signature, subject or key."),
+  413: error("Body too large."),
+};
+const mtlsErrors = {
+  403: error("No client certificate, or it is untrusted, expired, unknown or revoked."),
+};
+const adminErrors = {
+  401: error("Admin token missing."),
+  403: error("Admin token invalid."),
+};
+const notFound = { 404: error("Unknown runtime.") };
+const empty = (description: string) => ({ description, type: "null" });
+const text = (description: string, contentType: string) => ({
+  description,
+  content: { [contentType]: { schema: { type: "string" } } },
+});
+
+const mtlsNote = "Requires a client certificate issued by the hub (mutual TLS).";
+
+export const routes = {
+  csrInfo: {
+    method: "GET",
+    path: "/v1/runtimes/signingRequests/info",
+    listener: "external",
+    auth: "token",
+    schema: {
+      operationId: "getCsrInfo",
+      summary: "Exchange a one-time token for CSR info and a CSR token",
+      description: "Accepts the one-time token in `token`, or a bootstrap token as `Authorization: Bearer`.",
+      tags: ["enrolment"],
+      security: [{ oneTimeToken: [] }, { bootstrapToken: [] }],
+      querystring: tokenQuerySchema,
+      response: { 200: csrInfoSchema, ...tokenErrors },
+    },
+  },
+  issueCertificate: {
+    method: "POST",
+    path: "/v1/runtimes/certificates",
+    listener: "external",
+    auth: "token",
+    schema: {
+      operationId: "issueCertificate",
+      summary: "Sign a CSR with the one-time token from csrUrl",
+      tags: ["enrolment"],
+      security: [{ oneTimeToken: [] }],
+      querystring: tokenQuerySchema,
+      body: csrRequestSchema,
+      response: { 201: certificatesResponseSchema, ...csrErrors, ...tokenErrors },
+    },
+  },
+  managementInfo: {
+    method: "GET",
+    path: "/v1/runtimes/management/info",
+    listener: "external",
+    auth: "mtls",
+    schema: {
+      operationId: "getManagementInfo",
+      summary: "Identity of the calling certificate and the renewal and revocation URLs",
+      description: mtlsNote,
+      tags: ["management"],
+      response: { 200: managementInfoSchema, ...mtlsErrors },
+    },
+  },
+  renewCertificate: {
+    method: "POST",
+    path: "/v1/runtimes/certificates/renewals",
+    listener: "external",
+    auth: "mtls",
+    schema: {
+      operationId: "renewCertificate",
+      summary: "Sign a CSR carrying the calling certificate's subject",
+      description: mtlsNote,
+      tags: ["management"],
+      body: csrRequestSchema,
+      response: { 201: certificatesResponseSchema, ...csrErrors, ...mtlsErrors },
+    },
+  },
+  revokeOwnCertificate: {
+    method: "POST",
+    path: "/v1/runtimes/certificates/revocations",
+    listener: "external",
+    auth: "mtls",
+    schema: {
+      operationId: "revokeOwnCertificate",
+      summary: "Revoke the calling certificate",
+      description: mtlsNote,
+      tags: ["management"],
+      response: { 201: empty("Revoked."), ...mtlsErrors },
+    },
+  },
+  apiRoot: {
+    method: "GET",
+    path: "/v1",
+    listener: "external",
+    auth: "none",
+    schema: {
+      operationId: "getApiRoot",
+      summary: "Redirect to the OpenAPI document",
+      tags: ["documentation"],
+      response: { 301: empty("Moved to /v1/api.yaml.") },
+    },
+  },
+  apiDocument: {
+    method: "GET",
+    path: "/v1/api.yaml",
+    listener: "external",
+    auth: "none",
+    schema: {
+      operationId: "getApiDocument",
+      summary: "OpenAPI 3 document of the runtime API",
+      tags: ["documentation"],
+      response: { 200: text("The OpenAPI document.", "application/yaml") },
+    },
+  },
+  createToken: {
+    method: "POST",
+    path: "/v1/runtimes/tokens",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "createToken",
+      summary: "Mint a one-time token URL for a new runtime, or to re-enrol one",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      headers: tokenHeadersSchema,
+      body: tokenRequestSchema,
+      response: {
+        201: tokenResponseSchema,
+        400: error("Tenant or Group missing, or invalid body."),
+        ...adminErrors,
+        ...notFound,
+      },
+    },
+  },
+  revokeByHash: {
+    method: "POST",
+    path: "/v1/runtimes/certificates/revocations",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "revokeCertificateByHash",
+      summary: "Revoke a certificate by the SHA-256 of its DER",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      body: revocationByHashRequestSchema,
+      response: {
+        201: empty("Revoked (also when already revoked or never issued)."),
+        400: error("Invalid hash."),
+        ...adminErrors,
+      },
+    },
+  },
+  bootstrapKubeconfig: {
+    method: "POST",
+    path: "/v1/runtimes/:id/bootstrap-kubeconfig",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "createBootstrapKubeconfig",
+      summary: "A bootstrap kubeconfig carrying a new bootstrap token for this runtime",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      params: runtimeIdParamsSchema,
+      body: bootstrapKubeconfigRequestSchema,
+      response: {
+        200: text("The bootstrap kubeconfig.", "application/yaml"),
+        400: error("Invalid ttl."),
+        ...adminErrors,
+        ...notFound,
+      },
+    },
+  },
+  listRuntimes: {
+    method: "GET",
+    path: "/v1/runtimes",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "listRuntimes",
+      summary: "Every registered runtime",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      response: { 200: runtimeListSchema, ...adminErrors },
+    },
+  },
+  getRuntime: {
+    method: "GET",
+    path: "/v1/runtimes/:id",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "getRuntime",
+      summary: "One runtime with its certificates and revocations",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      params: runtimeIdParamsSchema,
+      response: { 200: runtimeViewSchema, ...adminErrors, ...notFound },
+    },
+  },
+  deleteRuntime: {
+    method: "DELETE",
+    path: "/v1/runtimes/:id",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "deleteRuntime",
+      summary: "Delete a runtime and revoke every certificate it holds",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      params: runtimeIdParamsSchema,
+      response: { 204: empty("Deleted."), ...adminErrors, ...notFound },
+    },
+  },
+  metrics: {
+    method: "GET",
+    path: "/metrics",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "getMetrics",
+      summary: "Prometheus metrics",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      response: { 200: text("Prometheus text exposition format.", "text/plain") },
+    },
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type RouteName = keyof typeof routes;
+
+export const routeList: readonly RouteSpec[] = Object.values(routes);
+
+/** The routes one listener serves. */
+export function routesFor(listener: Listener): RouteSpec[] {
+  return routeList.filter((route) => route.listener === listener);
+}
+
+/** Substitutes `:name` segments, URL-encoded; a missing parameter is a programming error. */
+export function fillPath(path: string, params: Readonly<Record<string, string>> = {}): string {
+  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`fillPath: parameter "${name}" of ${path} is missing`);
+    return encodeURIComponent(value);
+  });
+}
