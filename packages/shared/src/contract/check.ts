@@ -57,8 +57,9 @@ function checkValue(schema: ShapeSchema, value: unknown, what: string, field: st
   }
   if (typeof value === "string") checkString(schema, value, what, field);
   if (Array.isArray(value)) {
+    const list: unknown[] = value;
     const items = schema.items;
-    return items ? value.map((item, i) => checkValue(items, item, what, `${field}[${i}]`)) : [...value];
+    return items ? list.map((item, i) => checkValue(items, item, what, `${field}[${i}]`)) : [...list];
   }
   if (isObject(value)) return checkObject(schema, value, what, field);
   return value;
