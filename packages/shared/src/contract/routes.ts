@@ -282,7 +282,7 @@ export const routes = {
       summary: "Prometheus metrics",
       tags: ["admin"],
       security: [{ adminToken: [] }],
-      response: { 200: text("Prometheus text exposition format.", "text/plain") },
+      response: { 200: text("Prometheus text exposition format.", "text/plain"), ...adminErrors },
     },
   },
 } as const satisfies Record<string, RouteSpec>;
