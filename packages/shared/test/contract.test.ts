@@ -2,6 +2,8 @@ import t from "tap";
 import { Ajv } from "ajv";
 import {
   ContractError,
+  checkShape,
+  swaggerRefResolver,
   ErrorMessages,
   bootstrapKubeconfigRequestSchema,
   certificatesResponseSchema,
@@ -369,4 +371,50 @@ t.test("the spoke's checker accepts hub responses and names the wrong field", as
     "urls",
   );
   t.ok(new ContractError("x", "", "y") instanceof Error);
+});
+
+t.test("checkShape reads any contract schema, e.g. for the CLI", async (t) => {
+  t.same(checkShape<RuntimeList>(runtimeListSchema, runtimeList), runtimeList);
+  const detached = { ...runtime, currentCertificate: null, lastSeenAt: null };
+  t.same(checkShape(runtimeViewSchema, detached), detached, "null where the schema allows it");
+  t.throws(() => checkShape<unknown>(runtimeViewSchema, { ...runtime, currentCertificate: 5 }, "runtime"), {
+    message: 'runtime: field "currentCertificate" must be an object or null, got 5',
+  });
+  t.throws(
+    () =>
+      checkShape<unknown>(
+        runtimeListSchema,
+        { runtimes: [{ ...runtime, id: "a".repeat(64) }] },
+        "runtime list",
+      ),
+    {
+      message: 'runtime list: field "runtimes[0].id" is longer than 63',
+    },
+  );
+  t.throws(
+    () =>
+      checkShape<unknown>(
+        runtimeListSchema,
+        { runtimes: [{ ...runtime, labels: { a: 1 } }] },
+        "runtime list",
+      ),
+    {
+      message: 'runtime list: field "runtimes[0].labels.a" must be a string, got 1',
+    },
+  );
+  t.throws(() => checkShape<unknown>(errorBodySchema, { code: "403", error: "x" }, "error"), {
+    message: 'error: field "code" must be an integer, got "403"',
+  });
+  t.throws(
+    () =>
+      checkShape<unknown>(tokenResponseSchema, { url: "https://h/" + "x".repeat(80), token: "" }, "token"),
+    {
+      message: 'token: field "token" is empty',
+    },
+  );
+});
+
+t.test("swaggerRefResolver names components after $id", async (t) => {
+  t.equal(swaggerRefResolver.buildLocalReference({ $id: "CsrInfo" }, "", "", 0), "CsrInfo");
+  t.equal(swaggerRefResolver.buildLocalReference({}, "", "", 3), "def-3");
 });

@@ -31,7 +31,7 @@ export class ContractError extends Error {
 }
 
 /** Checks `value` against `schema` and returns a copy without unknown properties. */
-export function checkShape<T>(schema: ShapeSchema, value: unknown, what: string): T {
+export function checkShape<T = unknown>(schema: ShapeSchema, value: unknown, what = "response"): T {
   return checkValue(schema, value, what, "") as T;
 }
 
