@@ -1,0 +1,225 @@
+/**
+ * One behavioural suite for every Store adapter (STYLE.md §4). It runs unchanged against SQLite and
+ * PostgreSQL; what it asserts is what the hub relies on.
+ */
+import type { Test } from "tap";
+import { DuplicateRuntimeError } from "./errors.ts";
+import type { CertificateRecord, Runtime, Store, TokenPurpose, TokenRecord } from "./store.ts";
+
+export interface StoreFactory {
+  /** A new, migrated store on an empty database. */
+  open(): Promise<Store>;
+  /** A second store on the same database as the last `open()`: another process or replica. */
+  second?(): Promise<Store>;
+}
+
+const T0 = new Date("2026-03-01T12:00:00.123Z");
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+let counter = 0;
+const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
+const hex = (seed: string) => Buffer.from(seed.padEnd(32, "0")).toString("hex").slice(0, 64);
+
+function runtime(id: string, overrides: Partial<Runtime> = {}): Runtime {
+  return {
+    id,
+    tenant: "acme",
+    group: "edge",
+    labels: { region: "eu-1", "tether.dev/tier": "gold" },
+    createdAt: T0,
+    lastSeenAt: null,
+    deletedAt: null,
+    ...overrides,
+  };
+}
+
+function token(purpose: TokenPurpose, overrides: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    hash: hex(unique("tok")),
+    purpose,
+    runtimeId: "rt-1",
+    createdAt: T0,
+    expiresAt: at(600),
+    usedAt: null,
+    ...overrides,
+  };
+}
+
+function certificate(runtimeId: string, overrides: Partial<CertificateRecord> = {}): CertificateRecord {
+  return {
+    runtimeId,
+    serial: "7F3A00112233445566778899AABBCCDD",
+    sha256: hex(unique("crt")),
+    notBefore: at(-300),
+    notAfter: at(30 * 86400),
+    issuerSha256: hex("issuer"),
+    kind: "initial",
+    issuedAt: T0,
+    pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    ...overrides,
+  };
+}
+
+export function runStoreConformance(t: Test, factory: StoreFactory): void {
+  const use = async (t: Test) => {
+    const store = await factory.open();
+    t.teardown(() => store.close());
+    return store;
+  };
+
+  t.test("migrate is idempotent, also when run concurrently", async (t) => {
+    const store = await use(t);
+    await store.migrate();
+    await t.resolves(Promise.all([store.migrate(), store.migrate(), store.migrate()]));
+    await t.resolves(store.ping());
+  });
+
+  t.test("runtimes: create, read, list, touch, duplicate refused", async (t) => {
+    const store = await use(t);
+    const a = runtime(unique("rt"));
+    await store.createRuntime(a);
+    t.same(await store.getRuntime(a.id), a, "round-trips exactly, labels and ms precision included");
+    t.equal(await store.getRuntime("missing"), undefined);
+    await t.rejects(store.createRuntime({ ...a, tenant: "other" }), DuplicateRuntimeError);
+    t.equal((await store.getRuntime(a.id))?.tenant, "acme", "the refused duplicate changed nothing");
+    const b = runtime(unique("rt"), { createdAt: at(1) });
+    await store.createRuntime(b);
+    t.same(
+      (await store.listRuntimes()).map((r) => r.id),
+      [a.id, b.id],
+    );
+    await store.touchRuntime(a.id, at(42));
+    t.same((await store.getRuntime(a.id))?.lastSeenAt, at(42));
+  });
+
+  t.test("deleteRuntime marks it deleted and revokes every certificate it has", async (t) => {
+    const store = await use(t);
+    const r = runtime(unique("rt"));
+    await store.createRuntime(r);
+    const c1 = certificate(r.id);
+    const c2 = certificate(r.id, { kind: "renewal", issuedAt: at(10) });
+    const other = certificate(unique("rt"));
+    for (const c of [c1, c2, other]) await store.recordCertificate(c);
+    await store.revoke({ sha256: c1.sha256, revokedAt: at(5), reason: "admin" });
+    t.equal(await store.deleteRuntime(r.id, at(20)), true);
+    t.same((await store.getRuntime(r.id))?.deletedAt, at(20));
+    t.equal((await store.getRevocation(c1.sha256))?.reason, "admin", "an earlier revocation is kept");
+    t.equal((await store.getRevocation(c2.sha256))?.reason, "runtime deleted");
+    t.equal(await store.getRevocation(other.sha256), undefined, "other runtimes are untouched");
+    t.same((await store.listRevocations(r.id)).map((x) => x.sha256).sort(), [c1.sha256, c2.sha256].sort());
+    t.equal(await store.deleteRuntime(r.id, at(30)), false, "deleting twice reports nothing to do");
+    t.equal(await store.deleteRuntime("missing", at(30)), false);
+  });
+
+  t.test("tokens: peek says why a token cannot be used, and does not use it", async (t) => {
+    const store = await use(t);
+    const info = token("info");
+    await store.putToken(info);
+    t.same(await store.peekToken("f".repeat(64), "info", T0), { ok: false, reason: "unknown" });
+    t.same(await store.peekToken(info.hash, "csr", T0), { ok: false, reason: "wrong-purpose" });
+    t.same(await store.peekToken(info.hash, "info", at(600)), { ok: false, reason: "expired" });
+    t.same(await store.peekToken(info.hash.toUpperCase(), "info", T0), { ok: true, token: info });
+    t.same(await store.peekToken(info.hash, "info", T0), { ok: true, token: info }, "peeking twice is fine");
+  });
+
+  t.test("tokens: a one-time token is used once, never after expiry or for another purpose", async (t) => {
+    const store = await use(t);
+    const csr = token("csr");
+    await store.putToken(csr);
+    t.same(await store.consumeToken(csr.hash, "info", T0), { ok: false, reason: "wrong-purpose" });
+    const first = await store.consumeToken(csr.hash, "csr", at(1));
+    t.same(first, { ok: true, token: { ...csr, usedAt: at(1) } });
+    t.same(await store.consumeToken(csr.hash, "csr", at(2)), { ok: false, reason: "used" });
+    t.same(await store.peekToken(csr.hash, "csr", at(2)), { ok: false, reason: "used" });
+    const late = token("info");
+    await store.putToken(late);
+    t.same(await store.consumeToken(late.hash, "info", at(600)), { ok: false, reason: "expired" });
+    t.same(await store.consumeToken(late.hash, "info", at(601)), { ok: false, reason: "expired" });
+  });
+
+  t.test("tokens: bootstrap tokens are reusable until they expire", async (t) => {
+    const store = await use(t);
+    const boot = token("bootstrap", { expiresAt: at(86400) });
+    await store.putToken(boot);
+    for (const s of [1, 2, 3]) t.equal((await store.consumeToken(boot.hash, "bootstrap", at(s))).ok, true);
+    t.same(await store.consumeToken(boot.hash, "bootstrap", at(86400)), { ok: false, reason: "expired" });
+  });
+
+  t.test("tokens: 50 concurrent uses of one token, exactly one wins", async (t) => {
+    const store = await use(t);
+    const one = token("info");
+    await store.putToken(one);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => store.consumeToken(one.hash, "info", at(1))),
+    );
+    t.equal(results.filter((r) => r.ok).length, 1);
+    t.ok(
+      results.every((r) => r.ok || r.reason === "used"),
+      "every loser is told the token was used",
+    );
+  });
+
+  if (factory.second) {
+    const second = factory.second.bind(factory);
+    t.test("tokens: two store instances on one database (two replicas), exactly one wins", async (t) => {
+      const a = await use(t);
+      const b = await second();
+      t.teardown(() => b.close());
+      const one = token("csr");
+      await a.putToken(one);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).consumeToken(one.hash, "csr", at(1))),
+      );
+      t.equal(results.filter((r) => r.ok).length, 1);
+    });
+  }
+
+  t.test("certificates: recorded, read back by hash (any case), listed per runtime", async (t) => {
+    const store = await use(t);
+    const id = unique("rt");
+    const c1 = certificate(id);
+    const c2 = certificate(id, { kind: "renewal", issuedAt: at(60), serial: "01" });
+    await store.recordCertificate(c2);
+    await store.recordCertificate(c1);
+    t.same(await store.getCertificate(c1.sha256.toUpperCase()), c1);
+    t.equal(await store.getCertificate("0".repeat(64)), undefined);
+    t.same(await store.listCertificates(id), [c1, c2], "oldest first");
+    t.same(await store.listCertificates("nobody"), []);
+  });
+
+  t.test("revocations: idempotent, case-insensitive, also for hashes never issued", async (t) => {
+    const store = await use(t);
+    const sha = hex(unique("rev"));
+    t.equal(await store.revoke({ sha256: sha.toUpperCase(), revokedAt: at(1), reason: "admin" }), true);
+    t.equal(await store.revoke({ sha256: sha, revokedAt: at(2), reason: "again" }), false);
+    t.same(await store.getRevocation(sha), { sha256: sha, revokedAt: at(1), reason: "admin" });
+    t.equal(await store.getRevocation("0".repeat(64)), undefined);
+    t.ok((await store.listRevocations()).some((r) => r.sha256 === sha));
+    t.same(await store.listRevocations("nobody"), []);
+  });
+
+  t.test("audit: appended events come back newest first, filtered and limited", async (t) => {
+    const store = await use(t);
+    const id = unique("rt");
+    await store.appendAudit({ at: at(1), type: "token.issued", runtimeId: id, detail: { purpose: "info" } });
+    await store.appendAudit({ at: at(2), type: "token.used", runtimeId: id, detail: { purpose: "info" } });
+    await store.appendAudit({
+      at: at(3),
+      type: "certificate.issued",
+      runtimeId: id,
+      detail: { serial: "01" },
+    });
+    await store.appendAudit({ at: at(4), type: "token.issued", runtimeId: null, detail: {} });
+    const mine = await store.listAudit({ runtimeId: id });
+    t.same(
+      mine.map((e) => e.type),
+      ["certificate.issued", "token.used", "token.issued"],
+    );
+    t.same(mine[2], { at: at(1), type: "token.issued", runtimeId: id, detail: { purpose: "info" } });
+    t.same(
+      (await store.listAudit({ runtimeId: id, type: "token.used" })).map((e) => e.at),
+      [at(2)],
+    );
+    t.equal((await store.listAudit({ limit: 2 })).length, 2);
+    t.equal((await store.listAudit({ type: "token.issued" })).length >= 2, true);
+  });
+}

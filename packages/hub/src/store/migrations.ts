@@ -1,0 +1,64 @@
+/**
+ * Versioned schema, one entry per change, never edited once released. Each entry has the statement
+ * for both dialects; they differ only where the engines do (auto-increment ids). Times are epoch
+ * milliseconds in BIGINT columns so that Dates round-trip exactly in both engines.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sqlite: string;
+  postgres: string;
+}
+
+const TABLES = `
+CREATE TABLE runtimes (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_seen_at BIGINT,
+  deleted_at BIGINT
+);
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  purpose TEXT NOT NULL,
+  runtime_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE TABLE certificates (
+  sha256 TEXT PRIMARY KEY,
+  runtime_id TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  not_before BIGINT NOT NULL,
+  not_after BIGINT NOT NULL,
+  issuer_sha256 TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  issued_at BIGINT NOT NULL,
+  pem TEXT NOT NULL
+);
+CREATE INDEX certificates_runtime ON certificates (runtime_id, issued_at);
+CREATE TABLE revocations (
+  sha256 TEXT PRIMARY KEY,
+  revoked_at BIGINT NOT NULL,
+  reason TEXT NOT NULL
+);
+`;
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: "runtimes, tokens, certificates, revocations, audit",
+    sqlite: `${TABLES}
+CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at BIGINT NOT NULL, type TEXT NOT NULL, runtime_id TEXT, detail TEXT NOT NULL);
+CREATE INDEX audit_at ON audit (at);`,
+    postgres: `${TABLES}
+CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, type TEXT NOT NULL, runtime_id TEXT, detail TEXT NOT NULL);
+CREATE INDEX audit_at ON audit (at);`,
+  },
+];
+
+export const MIGRATIONS_TABLE =
+  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)";

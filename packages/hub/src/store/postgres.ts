@@ -1,0 +1,220 @@
+/**
+ * The distributed store: PostgreSQL shared by several hub replicas. One-time token use is a single
+ * conditional UPDATE, so exactly one replica can ever win it; migrations hold an advisory lock so
+ * replicas starting together apply each change once.
+ */
+import pg from "pg";
+import { MIGRATIONS_TABLE, migrations } from "./migrations.ts";
+import {
+  AUDIT_DEFAULT_LIMIT,
+  certificateValues,
+  classifyToken,
+  isReusable,
+  runtimeValues,
+  toAudit,
+  toCertificate,
+  toRevocation,
+  toRuntime,
+  toToken,
+  tokenValues,
+  type Row,
+} from "./rows.ts";
+import type {
+  AuditEvent,
+  CertificateRecord,
+  ConsumeResult,
+  Revocation,
+  Runtime,
+  Store,
+  TokenPurpose,
+  TokenRecord,
+} from "./store.ts";
+import { DuplicateRuntimeError } from "./errors.ts";
+
+/** Any constant; it only has to be the same for every replica of this schema. */
+const MIGRATION_LOCK_KEY = 0x7e7e_0001;
+const UNIQUE_VIOLATION = "23505";
+
+export function openPostgresStore(url: string, options: { max?: number } = {}): PostgresStore {
+  return new PostgresStore(new pg.Pool({ connectionString: url, max: options.max ?? 10 }));
+}
+
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  async #query(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await this.#pool.query<Row>(sql, params)).rows;
+  }
+
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK");
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.#transaction(async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]);
+      await client.query(MIGRATIONS_TABLE);
+      const applied = new Set(
+        (await client.query<Row>("SELECT version FROM schema_migrations")).rows.map((r) => Number(r.version)),
+      );
+      for (const m of migrations) {
+        if (applied.has(m.version)) continue;
+        await client.query(m.postgres);
+        await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
+          m.version,
+          Date.now(),
+        ]);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.#query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    if (!this.#pool.ended) await this.#pool.end();
+  }
+
+  async createRuntime(runtime: Runtime): Promise<void> {
+    try {
+      await this.#query(
+        "INSERT INTO runtimes (id, tenant, grp, labels, created_at, last_seen_at, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        runtimeValues(runtime),
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new DuplicateRuntimeError(runtime.id);
+      throw error;
+    }
+  }
+
+  async getRuntime(id: string): Promise<Runtime | undefined> {
+    const [row] = await this.#query("SELECT * FROM runtimes WHERE id = $1", [id]);
+    return row && toRuntime(row);
+  }
+
+  async listRuntimes(): Promise<Runtime[]> {
+    return (await this.#query("SELECT * FROM runtimes ORDER BY created_at, id")).map(toRuntime);
+  }
+
+  async touchRuntime(id: string, at: Date): Promise<void> {
+    await this.#query("UPDATE runtimes SET last_seen_at = $1 WHERE id = $2", [at.getTime(), id]);
+  }
+
+  async deleteRuntime(id: string, at: Date): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const { rowCount } = await client.query(
+        "UPDATE runtimes SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+        [at.getTime(), id],
+      );
+      if (!rowCount) return false;
+      await client.query(
+        "INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, $1, 'runtime deleted' FROM certificates WHERE runtime_id = $2 ON CONFLICT (sha256) DO NOTHING",
+        [at.getTime(), id],
+      );
+      return true;
+    });
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    await this.#query(
+      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      tokenValues(token),
+    );
+  }
+
+  async #readToken(hash: string): Promise<TokenRecord | undefined> {
+    const [row] = await this.#query("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]);
+    return row && toToken(row);
+  }
+
+  async peekToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
+    return classifyToken(await this.#readToken(hash), purpose, now);
+  }
+
+  async consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
+    if (isReusable(purpose)) return this.peekToken(hash, purpose, now);
+    const [row] = await this.#query(
+      "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING *",
+      [now.getTime(), hash.toLowerCase(), purpose],
+    );
+    if (row) return { ok: true, token: toToken(row) };
+    return classifyToken(await this.#readToken(hash), purpose, now);
+  }
+
+  async recordCertificate(cert: CertificateRecord): Promise<void> {
+    await this.#query(
+      "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      certificateValues(cert),
+    );
+  }
+
+  async getCertificate(sha256: string): Promise<CertificateRecord | undefined> {
+    const [row] = await this.#query("SELECT * FROM certificates WHERE sha256 = $1", [sha256.toLowerCase()]);
+    return row && toCertificate(row);
+  }
+
+  async listCertificates(runtimeId: string): Promise<CertificateRecord[]> {
+    const rows = await this.#query(
+      "SELECT * FROM certificates WHERE runtime_id = $1 ORDER BY issued_at, sha256",
+      [runtimeId],
+    );
+    return rows.map(toCertificate);
+  }
+
+  async revoke(revocation: Revocation): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      "INSERT INTO revocations (sha256, revoked_at, reason) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+      [revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason],
+    );
+    return rowCount === 1;
+  }
+
+  async getRevocation(sha256: string): Promise<Revocation | undefined> {
+    const [row] = await this.#query("SELECT * FROM revocations WHERE sha256 = $1", [sha256.toLowerCase()]);
+    return row && toRevocation(row);
+  }
+
+  async listRevocations(runtimeId?: string): Promise<Revocation[]> {
+    const rows =
+      runtimeId === undefined
+        ? await this.#query("SELECT * FROM revocations ORDER BY revoked_at, sha256")
+        : await this.#query(
+            "SELECT r.* FROM revocations r JOIN certificates c ON c.sha256 = r.sha256 WHERE c.runtime_id = $1 ORDER BY r.revoked_at, r.sha256",
+            [runtimeId],
+          );
+    return rows.map(toRevocation);
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    await this.#query("INSERT INTO audit (at, type, runtime_id, detail) VALUES ($1, $2, $3, $4)", [
+      event.at.getTime(),
+      event.type,
+      event.runtimeId,
+      JSON.stringify(event.detail),
+    ]);
+  }
+
+  async listAudit(filter: { runtimeId?: string; type?: string; limit?: number } = {}): Promise<AuditEvent[]> {
+    const rows = await this.#query(
+      "SELECT * FROM audit WHERE ($1::text IS NULL OR runtime_id = $1) AND ($2::text IS NULL OR type = $2) ORDER BY at DESC, id DESC LIMIT $3",
+      [filter.runtimeId ?? null, filter.type ?? null, filter.limit ?? AUDIT_DEFAULT_LIMIT],
+    );
+    return rows.map(toAudit);
+  }
+}

@@ -1,0 +1,235 @@
+/* eslint-disable @typescript-eslint/require-await -- node:sqlite is synchronous; the Store port is async for PostgreSQL. */
+/**
+ * The embedded store: one SQLite file through Node's built-in node:sqlite. node:sqlite is
+ * synchronous, so each method is one statement or one IMMEDIATE transaction, which also makes it
+ * correct when two hub processes share the file (WAL + busy timeout serialise the writers).
+ */
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { MIGRATIONS_TABLE, migrations } from "./migrations.ts";
+import {
+  AUDIT_DEFAULT_LIMIT,
+  certificateValues,
+  classifyToken,
+  isReusable,
+  runtimeValues,
+  toAudit,
+  toCertificate,
+  toRevocation,
+  toRuntime,
+  toToken,
+  tokenValues,
+  type Row,
+} from "./rows.ts";
+import type {
+  AuditEvent,
+  CertificateRecord,
+  ConsumeResult,
+  Revocation,
+  Runtime,
+  Store,
+  TokenPurpose,
+  TokenRecord,
+} from "./store.ts";
+import { DuplicateRuntimeError } from "./errors.ts";
+
+export const SQLITE_FILE = "tether-hub.db";
+
+/** Opens (creating 0600) `<dataDir>/tether-hub.db`, or an in-memory database for ":memory:". */
+export function openSqliteStore(dataDir: string): SqliteStore {
+  if (dataDir === ":memory:") return new SqliteStore(new DatabaseSync(":memory:"));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, SQLITE_FILE);
+  // Create the file ourselves so it is private from its first byte; it holds token hashes and the audit log.
+  closeSync(openSync(file, "a", 0o600));
+  chmodSync(file, 0o600);
+  const db = new DatabaseSync(file);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+  return new SqliteStore(db);
+}
+
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #get(sql: string, ...params: (string | number | null)[]): Row | undefined {
+    return this.#db.prepare(sql).get(...params);
+  }
+
+  #all(sql: string, ...params: (string | number | null)[]): Row[] {
+    return this.#db.prepare(sql).all(...params);
+  }
+
+  async migrate(): Promise<void> {
+    this.#transaction(() => {
+      this.#db.exec(MIGRATIONS_TABLE);
+      const applied = new Set(
+        this.#all("SELECT version FROM schema_migrations").map((r) => Number(r.version)),
+      );
+      for (const m of migrations) {
+        if (applied.has(m.version)) continue;
+        this.#db.exec(m.sqlite);
+        this.#db
+          .prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+          .run(m.version, Date.now());
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#get("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  async createRuntime(runtime: Runtime): Promise<void> {
+    try {
+      this.#db
+        .prepare(
+          "INSERT INTO runtimes (id, tenant, grp, labels, created_at, last_seen_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(...(runtimeValues(runtime) as (string | number | null)[]));
+    } catch (error) {
+      if ((error as { errcode?: number }).errcode === 1555) throw new DuplicateRuntimeError(runtime.id);
+      throw error;
+    }
+  }
+
+  async getRuntime(id: string): Promise<Runtime | undefined> {
+    const row = this.#get("SELECT * FROM runtimes WHERE id = ?", id);
+    return row && toRuntime(row);
+  }
+
+  async listRuntimes(): Promise<Runtime[]> {
+    return this.#all("SELECT * FROM runtimes ORDER BY created_at, id").map(toRuntime);
+  }
+
+  async touchRuntime(id: string, at: Date): Promise<void> {
+    this.#db.prepare("UPDATE runtimes SET last_seen_at = ? WHERE id = ?").run(at.getTime(), id);
+  }
+
+  async deleteRuntime(id: string, at: Date): Promise<boolean> {
+    return this.#transaction(() => {
+      const changed = this.#db
+        .prepare("UPDATE runtimes SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+        .run(at.getTime(), id).changes;
+      if (Number(changed) === 0) return false;
+      this.#db
+        .prepare(
+          "INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, ?, 'runtime deleted' FROM certificates WHERE runtime_id = ? ON CONFLICT (sha256) DO NOTHING",
+        )
+        .run(at.getTime(), id);
+      return true;
+    });
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    this.#db
+      .prepare(
+        "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(...(tokenValues(token) as (string | number | null)[]));
+  }
+
+  #readToken(hash: string): TokenRecord | undefined {
+    const row = this.#get("SELECT * FROM tokens WHERE hash = ?", hash.toLowerCase());
+    return row && toToken(row);
+  }
+
+  async peekToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
+    return classifyToken(this.#readToken(hash), purpose, now);
+  }
+
+  async consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
+    if (isReusable(purpose)) return this.peekToken(hash, purpose, now);
+    const row = this.#get(
+      "UPDATE tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
+      now.getTime(),
+      hash.toLowerCase(),
+      purpose,
+      now.getTime(),
+    );
+    if (row) return { ok: true, token: toToken(row) };
+    return classifyToken(this.#readToken(hash), purpose, now);
+  }
+
+  async recordCertificate(cert: CertificateRecord): Promise<void> {
+    this.#db
+      .prepare(
+        "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(...(certificateValues(cert) as (string | number | null)[]));
+  }
+
+  async getCertificate(sha256: string): Promise<CertificateRecord | undefined> {
+    const row = this.#get("SELECT * FROM certificates WHERE sha256 = ?", sha256.toLowerCase());
+    return row && toCertificate(row);
+  }
+
+  async listCertificates(runtimeId: string): Promise<CertificateRecord[]> {
+    return this.#all(
+      "SELECT * FROM certificates WHERE runtime_id = ? ORDER BY issued_at, sha256",
+      runtimeId,
+    ).map(toCertificate);
+  }
+
+  async revoke(revocation: Revocation): Promise<boolean> {
+    const result = this.#db
+      .prepare(
+        "INSERT INTO revocations (sha256, revoked_at, reason) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+      )
+      .run(revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason);
+    return Number(result.changes) === 1;
+  }
+
+  async getRevocation(sha256: string): Promise<Revocation | undefined> {
+    const row = this.#get("SELECT * FROM revocations WHERE sha256 = ?", sha256.toLowerCase());
+    return row && toRevocation(row);
+  }
+
+  async listRevocations(runtimeId?: string): Promise<Revocation[]> {
+    const rows =
+      runtimeId === undefined
+        ? this.#all("SELECT * FROM revocations ORDER BY revoked_at, sha256")
+        : this.#all(
+            "SELECT r.* FROM revocations r JOIN certificates c ON c.sha256 = r.sha256 WHERE c.runtime_id = ? ORDER BY r.revoked_at, r.sha256",
+            runtimeId,
+          );
+    return rows.map(toRevocation);
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    this.#db
+      .prepare("INSERT INTO audit (at, type, runtime_id, detail) VALUES (?, ?, ?, ?)")
+      .run(event.at.getTime(), event.type, event.runtimeId, JSON.stringify(event.detail));
+  }
+
+  async listAudit(filter: { runtimeId?: string; type?: string; limit?: number } = {}): Promise<AuditEvent[]> {
+    return this.#all(
+      "SELECT * FROM audit WHERE (? IS NULL OR runtime_id = ?) AND (? IS NULL OR type = ?) ORDER BY at DESC, id DESC LIMIT ?",
+      filter.runtimeId ?? null,
+      filter.runtimeId ?? null,
+      filter.type ?? null,
+      filter.type ?? null,
+      filter.limit ?? AUDIT_DEFAULT_LIMIT,
+    ).map(toAudit);
+  }
+}
