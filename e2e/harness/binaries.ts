@@ -1,0 +1,67 @@
+/**
+ * etcd and kube-apiserver for the control plane, provided by e2e/scripts/ensure-kube-binaries.sh
+ * (Debian package + Go build, cached by version). The script's progress is streamed to stderr while
+ * it runs, because a first build takes minutes; when it fails, the error carries its stderr, which
+ * names the failed step. The end-to-end tests never skip on a missing binary: CI must run them.
+ */
+import { spawn } from "node:child_process";
+import { ensureKubeBinariesScript } from "./paths.ts";
+import { tail } from "./process.ts";
+
+export interface KubeBinaries {
+  etcd: string;
+  kubeApiserver: string;
+  /** false when this call installed or built something. */
+  cached: boolean;
+  elapsedMs: number;
+}
+
+let pending: Promise<KubeBinaries> | undefined;
+
+/** Runs the script once per process; later calls share the answer. */
+export function ensureKubeBinaries(): Promise<KubeBinaries> {
+  pending ??= runScript();
+  return pending;
+}
+
+function runScript(): Promise<KubeBinaries> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", [ensureKubeBinariesScript], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      process.stderr.write(chunk);
+    });
+    child.on("error", (error) => reject(new Error(`ensure-kube-binaries.sh could not run: ${error.message}`)));
+    child.on("close", (code) => {
+      const values = Object.fromEntries(
+        stdout
+          .split("\n")
+          .map((line) => /^([A-Z_]+)=(.+)$/.exec(line))
+          .filter((m) => m !== null)
+          .map((m) => [m[1], m[2]]),
+      );
+      const etcd = values["ETCD_BIN"];
+      const kubeApiserver = values["KUBE_APISERVER_BIN"];
+      if (code !== 0 || !etcd || !kubeApiserver) {
+        pending = undefined;
+        reject(
+          new Error(
+            `ensure-kube-binaries.sh failed (exit ${code}); the end-to-end tests need etcd and kube-apiserver.\n` +
+              tail(stderr),
+          ),
+        );
+        return;
+      }
+      resolve({
+        etcd,
+        kubeApiserver,
+        cached: !/\bstep (etcd|kube-apiserver): (installing|building)\b/.test(stderr),
+        elapsedMs: performance.now() - started,
+      });
+    });
+  });
+}
