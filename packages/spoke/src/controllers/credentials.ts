@@ -1,0 +1,213 @@
+/**
+ * The credential Secret (SPEC §3.2): how the spoke's certificate, key, the hub trust bundle and the
+ * hub kubeconfig are laid out in it, how it is written (one API call, never two half-writes) and how
+ * it is read back into the state the policies judge.
+ */
+import type { V1Secret } from "@kubernetes/client-node";
+import { buildHubKubeconfig, parseKubeconfig } from "@tether/shared/kubeconfig";
+import {
+  certificateInfo,
+  importPrivateKeyPem,
+  keyMatchesCertificate,
+  splitPemBundle,
+  verifyChain,
+} from "@tether/shared/pki";
+import { updateWithRetry } from "../kube/conflict.ts";
+import type { KubePort } from "../kube/port.ts";
+import { ConflictError } from "../kube/port.ts";
+import type { SecretReference } from "../kube/types.ts";
+import { connectionLabel, managedByLabel, managedByValue } from "../kube/types.ts";
+import type { CertificateFacts, CredentialKey, CredentialState } from "../policy/state.ts";
+import { credentialKeys } from "../policy/state.ts";
+
+export interface Credentials {
+  /** tls.crt: the client certificate followed by its issuing CA. */
+  chainPem: string;
+  /** tls.key: PKCS#8 PEM. */
+  keyPem: string;
+  /** ca.crt: the hub trust bundle (the CA that issues client certificates). */
+  trustPem: string;
+  /** The hub's public URL, the kubeconfig's server. */
+  server: string;
+  /** The CA of the hub's serving certificate; undefined: the system trust store. */
+  serverCaPem?: string;
+}
+
+/** A credential whose certificate has been read: what a controller can present to the hub. */
+export interface HeldCredential {
+  credentials: Credentials;
+  certificate: CertificateFacts;
+}
+
+export function secretLabel(ref: SecretReference): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+export function credentialSecret(
+  ref: SecretReference,
+  connection: string,
+  credentials: Credentials,
+): V1Secret {
+  const kubeconfig = buildHubKubeconfig({
+    server: credentials.server,
+    caPem: credentials.serverCaPem,
+    clientCertificatePem: credentials.chainPem,
+    clientKeyPem: credentials.keyPem,
+  });
+  const data: Record<CredentialKey, string> = {
+    "tls.crt": base64(credentials.chainPem),
+    "tls.key": base64(credentials.keyPem),
+    "ca.crt": base64(credentials.trustPem),
+    kubeconfig: base64(kubeconfig),
+  };
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "kubernetes.io/tls",
+    metadata: {
+      name: ref.name,
+      namespace: ref.namespace,
+      labels: { [managedByLabel]: managedByValue, [connectionLabel]: connection },
+    },
+    data,
+  };
+}
+
+/**
+ * Creates the Secret, or replaces an existing one that tether manages, with all four keys at once.
+ * A Secret of the same name that tether does not manage is left alone: overwriting it could destroy
+ * someone else's credentials.
+ */
+export async function writeCredentialSecret(
+  kube: KubePort,
+  ref: SecretReference,
+  connection: string,
+  credentials: Credentials,
+): Promise<V1Secret> {
+  const desired = credentialSecret(ref, connection, credentials);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await kube.secrets.create(desired);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+    const written = await updateWithRetry(
+      () => kube.secrets.get(ref.namespace, ref.name),
+      (current) => {
+        if (current.metadata?.labels?.[managedByLabel] !== managedByValue) {
+          throw new Error(
+            `Secret ${secretLabel(ref)} exists and is not managed by tether-spoke (label ${managedByLabel}); delete it or choose another spec.secretRef`,
+          );
+        }
+        return {
+          ...desired,
+          metadata: {
+            ...current.metadata,
+            labels: { ...current.metadata?.labels, ...desired.metadata?.labels },
+          },
+        };
+      },
+      (next) => kube.secrets.replace(next),
+    );
+    if (written) return written;
+  }
+  throw new Error(`Secret ${secretLabel(ref)} keeps disappearing while it is written`);
+}
+
+export interface InspectedSecret {
+  state: CredentialState;
+  /** Present when the Secret holds a certificate and a key that belong together. */
+  held?: HeldCredential;
+}
+
+/** Reads the Secret into the state the policies judge; parses, matches the key and checks the chain. */
+export async function inspectSecret(
+  ref: SecretReference,
+  secret: V1Secret | undefined,
+  now: Date,
+): Promise<InspectedSecret> {
+  const state: CredentialState = {
+    secretName: secretLabel(ref),
+    secretFound: secret !== undefined,
+    missingKeys: [],
+  };
+  if (secret === undefined) return { state };
+  const text = (key: CredentialKey) => {
+    const value = secret.data?.[key];
+    return value === undefined || value === "" ? undefined : Buffer.from(value, "base64").toString("utf8");
+  };
+  state.missingKeys = credentialKeys.filter((key) => text(key) === undefined);
+  const chainPem = text("tls.crt");
+  const keyPem = text("tls.key");
+  if (chainPem === undefined || keyPem === undefined) return { state };
+  let leafPem: string;
+  try {
+    leafPem = splitPemBundle(chainPem)[0] ?? "";
+    state.certificate = certificateInfo(leafPem);
+  } catch (error) {
+    state.unreadable = `tls.crt holds no readable certificate (${message(error)})`;
+    return { state };
+  }
+  try {
+    state.keyMatches = await keyMatchesCertificate(await importPrivateKeyPem(keyPem), leafPem);
+  } catch (error) {
+    state.unreadable = `tls.key holds no readable private key (${message(error)})`;
+    return { state };
+  }
+  const trustPem = text("ca.crt");
+  if (trustPem !== undefined) state.chain = await checkIssuer(leafPem, trustPem, now);
+  const kubeconfigText = text("kubeconfig");
+  const kubeconfig = readKubeconfig(kubeconfigText);
+  if (kubeconfigText !== undefined && "problem" in kubeconfig)
+    state.unreadable = `kubeconfig is unreadable (${kubeconfig.problem})`;
+  if (!state.keyMatches || trustPem === undefined || "problem" in kubeconfig) return { state };
+  return {
+    state,
+    held: {
+      credentials: { chainPem, keyPem, trustPem, server: kubeconfig.server, serverCaPem: kubeconfig.caPem },
+      certificate: state.certificate,
+    },
+  };
+}
+
+async function checkIssuer(leafPem: string, trustPem: string, now: Date): Promise<CredentialState["chain"]> {
+  try {
+    const result = await verifyChain(leafPem, [trustPem], now);
+    if (result.ok || result.reason === "expired" || result.reason === "not-yet-valid") return { ok: true };
+    return { ok: false, message: result.message };
+  } catch (error) {
+    return { ok: false, message: `ca.crt is unreadable (${message(error)})` };
+  }
+}
+
+function readKubeconfig(text: string | undefined): { server: string; caPem?: string } | { problem: string } {
+  if (text === undefined) return { problem: "missing" };
+  try {
+    const view = parseKubeconfig(text);
+    return { server: view.server, caPem: view.caPem };
+  } catch (error) {
+    return { problem: message(error) };
+  }
+}
+
+/** Reads a credential that the hub just issued, checking that it belongs to the key the spoke made. */
+export async function heldFromIssued(credentials: Credentials): Promise<HeldCredential> {
+  const leafPem = splitPemBundle(credentials.chainPem)[0] ?? "";
+  const certificate = certificateInfo(leafPem);
+  if (!(await keyMatchesCertificate(await importPrivateKeyPem(credentials.keyPem), leafPem))) {
+    throw new Error("the hub issued a certificate for a different key than the one in the CSR");
+  }
+  return { credentials, certificate };
+}
+
+export function isValidAt(held: HeldCredential | undefined, now: Date): held is HeldCredential {
+  return held !== undefined && now >= held.certificate.notBefore && now < held.certificate.notAfter;
+}
+
+function base64(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64");
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,113 @@
+/**
+ * The two custom resources of SPEC §3.1 (group tether.dev, version v1alpha1, cluster-scoped), typed
+ * once here so that the port, the fake, the adapter and the controllers agree on every field name.
+ * Times are RFC 3339 strings as the API server stores them.
+ */
+
+export const apiGroup = "tether.dev";
+export const apiVersionName = "v1alpha1";
+export const apiVersion = `${apiGroup}/${apiVersionName}`;
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  /** Bumped by the API server on spec changes only (status is a subresource). */
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface CertificateRequestSpec {
+  /** The token URL: `https://HUB/v1/runtimes/signingRequests/info?token=T`. */
+  csrInfoUrl: string;
+  /** Base64 of the PEM that issued the hub's serving certificate; else --hub-ca-file, else system trust. */
+  caBundle?: string;
+}
+
+export interface CertificateRequest {
+  apiVersion: typeof apiVersion;
+  kind: "CertificateRequest";
+  metadata: ObjectMeta;
+  spec: CertificateRequestSpec;
+  status?: { error?: string };
+}
+
+export interface RenewalSpec {
+  enabled?: boolean;
+  renewAfterFraction?: number;
+  renewIntervalDays?: number;
+}
+
+export interface SecretReference {
+  name: string;
+  namespace: string;
+}
+
+export interface CentralConnectionSpec {
+  managementInfoUrl: string;
+  establishedAt: string;
+  renewNow?: boolean;
+  renewal?: RenewalSpec;
+  secretRef?: SecretReference;
+}
+
+export type ConditionType = "Ready" | "Issuing";
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+/** metav1.Condition. */
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface CertificateStatus {
+  notBefore: string;
+  notAfter: string;
+  /** Absent while automatic renewal is off. */
+  renewalTime?: string;
+  serialNumber: string;
+  sha256: string;
+}
+
+export interface CentralConnectionStatus {
+  certificateStatus?: CertificateStatus;
+  synchronizationStatus?: { lastSync?: string; lastSuccess?: string };
+  error?: { message: string };
+  conditions?: Condition[];
+  failedAttempts?: number;
+}
+
+export interface CentralConnection {
+  apiVersion: typeof apiVersion;
+  kind: "CentralConnection";
+  metadata: ObjectMeta;
+  spec: CentralConnectionSpec;
+  status?: CentralConnectionStatus;
+}
+
+export type CustomResource = CertificateRequest | CentralConnection;
+
+/** Plural resource names, as the API server serves them. */
+export const plurals = {
+  CertificateRequest: "certificaterequests",
+  CentralConnection: "centralconnections",
+} as const;
+
+/** The renewal settings the spoke writes when it creates a connection (SPEC §3.1 defaults). */
+export const defaultRenewal = { enabled: true, renewAfterFraction: 0.66 } as const;
+
+export const managedByLabel = "app.kubernetes.io/managed-by";
+export const managedByValue = "tether-spoke";
+export const connectionLabel = "tether.dev/connection";
+
+export function defaultSecretName(connection: string): string {
+  return `${connection}-hub-credentials`;
+}

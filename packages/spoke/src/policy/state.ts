@@ -1,0 +1,37 @@
+/**
+ * What the policies look at, gathered beforehand by the controllers (all I/O and all crypto happen
+ * there), so that every policy is a pure function of this state and the clock.
+ */
+import type { Subject } from "@tether/shared/pki";
+
+/** The keys of the credential Secret (SPEC §3.2). */
+export const credentialKeys = ["tls.crt", "tls.key", "ca.crt", "kubeconfig"] as const;
+export type CredentialKey = (typeof credentialKeys)[number];
+
+export interface CertificateFacts {
+  subject: Subject;
+  serial: string;
+  sha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  issuer: string;
+}
+
+export interface CredentialState {
+  /** "namespace/name" of the credential Secret, for messages. */
+  secretName: string;
+  secretFound: boolean;
+  missingKeys: CredentialKey[];
+  /** Why tls.crt or tls.key could not be read, when they are present but unusable. */
+  unreadable?: string;
+  certificate?: CertificateFacts;
+  keyMatches?: boolean;
+  /** The leaf verified against the hub trust bundle in ca.crt (validity aside: Expired says that). */
+  chain?: { ok: true } | { ok: false; message: string };
+}
+
+/** A policy's finding: `reason` is the word an operator sees in conditions, Events and logs. */
+export interface Violation<Reason extends string = string> {
+  reason: Reason;
+  message: string;
+}
