@@ -1,0 +1,1 @@
+export { renewalTime, intervalRenewalTime, nextRenewalTime } from "./renewal.ts";
