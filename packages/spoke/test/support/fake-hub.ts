@@ -1,0 +1,165 @@
+/**
+ * A HubClient that behaves like the hub (SPEC §2.2) without sockets: one-time tokens, subject checks,
+ * real certificates from a real CA on the test's clock, revocation, and a switch that takes it down.
+ */
+import type { CsrInfo, ManagementInfo } from "@tether/shared/contract";
+import { ErrorMessages } from "@tether/shared/contract";
+import {
+  type CertificateAuthority,
+  type KeyAlgorithm,
+  type Subject,
+  certificateInfo,
+  checkSubject,
+  createSelfSignedCa,
+  formatSubject,
+  issueCertificate,
+  loadCa,
+  parseCsr,
+  splitPemBundle,
+  verifyChain,
+} from "@tether/shared/pki";
+import type { Clock } from "@tether/shared/time";
+import type {
+  HubClient,
+  IssuedCertificates,
+  MtlsOptions,
+  TokenCallOptions,
+} from "../../src/hub-client/client.ts";
+import { HubError } from "../../src/hub-client/errors.ts";
+
+export const hubOrigin = "https://hub.test:8443";
+
+export class FakeHub implements HubClient {
+  readonly clock: Clock;
+  ca!: CertificateAuthority;
+  keyAlgorithm: KeyAlgorithm = "ecdsa-p256";
+  validityMs = 30 * 86_400_000;
+  /** When set, every call fails with this (e.g. a network error). */
+  down: HubError | undefined;
+  readonly calls: string[] = [];
+  readonly issued: { serial: string; sha256: string; kind: "initial" | "renewal" }[] = [];
+  readonly revoked = new Set<string>();
+  /** Errors for the next calls of one kind ("info", "issue", "management", "renew", "revoke"). */
+  readonly failures = new Map<string, HubError[]>();
+  readonly #infoTokens = new Map<string, Subject>();
+  readonly #csrTokens = new Map<string, Subject>();
+  #next = 0;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  async init(): Promise<this> {
+    const { certPem, keyPem } = await createSelfSignedCa({ commonName: "fake hub CA", clock: this.clock });
+    this.ca = await loadCa(certPem, keyPem);
+    return this;
+  }
+
+  failNext(call: string, ...errors: HubError[]): void {
+    this.failures.set(call, [...(this.failures.get(call) ?? []), ...errors]);
+  }
+
+  tokenUrl(runtime = `rt-${++this.#next}`): string {
+    const token = `info-${++this.#next}`;
+    this.#infoTokens.set(token, { CN: runtime, O: "acme", OU: "prod", L: "Berlin", ST: "Berlin", C: "DE" });
+    return `${hubOrigin}/v1/runtimes/signingRequests/info?token=${token}`;
+  }
+
+  getCsrInfo(infoUrl: string, _options: TokenCallOptions): Promise<CsrInfo> {
+    return this.#call("info", () => {
+      const token = new URL(infoUrl).searchParams.get("token");
+      if (!token) throw refused(403, ErrorMessages.tokenNotProvided);
+      const subject = this.#infoTokens.get(token);
+      if (!subject) throw refused(403, ErrorMessages.invalidToken);
+      this.#infoTokens.delete(token);
+      const csrToken = `csr-${++this.#next}`;
+      this.#csrTokens.set(csrToken, subject);
+      return {
+        csrUrl: `${hubOrigin}/v1/runtimes/certificates?token=${csrToken}`,
+        api: {
+          infoUrl: `${hubOrigin}/v1/runtimes/management/info`,
+          certificatesUrl: `${hubOrigin}/v1/runtimes/certificates`,
+        },
+        certificate: this.#template(subject),
+      };
+    });
+  }
+
+  issueCertificate(csrUrl: string, csrPem: string, _options: TokenCallOptions): Promise<IssuedCertificates> {
+    return this.#call("issue", async () => {
+      const token = new URL(csrUrl).searchParams.get("token") ?? "";
+      const subject = this.#csrTokens.get(token);
+      if (!subject) throw refused(403, ErrorMessages.invalidToken);
+      const issued = await this.#sign(csrPem, subject, "initial");
+      this.#csrTokens.delete(token);
+      return issued;
+    });
+  }
+
+  getManagementInfo(_url: string, tls: MtlsOptions): Promise<ManagementInfo> {
+    return this.#call("management", async () => {
+      const subject = await this.#authenticate(tls);
+      return {
+        clientIdentity: { tenant: subject.O, group: subject.OU, runtimeId: subject.CN },
+        urls: {
+          renewCertUrl: `${hubOrigin}/v1/runtimes/certificates/renewals`,
+          revokeCertUrl: `${hubOrigin}/v1/runtimes/certificates/revocations`,
+        },
+        certificate: this.#template(subject),
+      };
+    });
+  }
+
+  renewCertificate(_url: string, csrPem: string, tls: MtlsOptions): Promise<IssuedCertificates> {
+    return this.#call("renew", async () => this.#sign(csrPem, await this.#authenticate(tls), "renewal"));
+  }
+
+  revokeCertificate(_url: string, tls: MtlsOptions): Promise<void> {
+    return this.#call("revoke", async () => {
+      await this.#authenticate(tls);
+      this.revoked.add(certificateInfo(tls.certPem).sha256);
+    });
+  }
+
+  async #call<T>(name: string, work: () => T | Promise<T>): Promise<T> {
+    this.calls.push(name);
+    await Promise.resolve();
+    if (this.down) throw this.down;
+    const planned = this.failures.get(name)?.shift();
+    if (planned) throw planned;
+    return work();
+  }
+
+  #template(subject: Subject): CsrInfo["certificate"] {
+    return { subject: formatSubject(subject), extensions: "", "key-algorithm": this.keyAlgorithm };
+  }
+
+  async #authenticate(tls: MtlsOptions): Promise<Subject> {
+    const leaf = splitPemBundle(tls.certPem)[0] ?? "";
+    const chain = await verifyChain(leaf, [this.ca.certPem], this.clock.now());
+    if (!chain.ok) throw refused(403, chain.message);
+    const info = certificateInfo(leaf);
+    if (this.revoked.has(info.sha256)) throw refused(403, ErrorMessages.certificateRevoked);
+    return info.subject;
+  }
+
+  async #sign(csrPem: string, subject: Subject, kind: "initial" | "renewal"): Promise<IssuedCertificates> {
+    const csr = await parseCsr(csrPem);
+    try {
+      checkSubject(csr, subject);
+    } catch (error) {
+      throw refused(400, (error as Error).message);
+    }
+    const cert = await issueCertificate({ csr, ca: this.ca, validityMs: this.validityMs, clock: this.clock });
+    this.issued.push({ serial: cert.serial, sha256: cert.sha256, kind });
+    return { chainPem: cert.pem + this.ca.certPem, clientCertPem: cert.pem, caPem: this.ca.certPem };
+  }
+}
+
+export function refused(status: number, message: string): HubError {
+  return new HubError("http", `the hub answered ${status}: ${message}`, { status, hubMessage: message });
+}
+
+export function unreachable(): HubError {
+  return new HubError("network", "could not reach the hub: connect ECONNREFUSED 127.0.0.1:8443");
+}
