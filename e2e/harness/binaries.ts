@@ -18,16 +18,26 @@ export interface KubeBinaries {
 
 let pending: Promise<KubeBinaries> | undefined;
 
-/** Runs the script once per process; later calls share the answer. */
-export function ensureKubeBinaries(): Promise<KubeBinaries> {
-  pending ??= runScript();
+/**
+ * Runs the script once per process; later calls share the answer. `env` (e.g. TETHER_KUBE_VERSION,
+ * TETHER_CACHE_DIR, GOPROXY_BASE) runs it afresh with those variables set.
+ */
+export function ensureKubeBinaries(env?: Record<string, string>): Promise<KubeBinaries> {
+  if (env) return runScript(env);
+  pending ??= runScript({}).catch((error: unknown) => {
+    pending = undefined;
+    throw error;
+  });
   return pending;
 }
 
-function runScript(): Promise<KubeBinaries> {
+function runScript(env: Record<string, string>): Promise<KubeBinaries> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [ensureKubeBinariesScript], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", [ensureKubeBinariesScript], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
@@ -35,19 +45,18 @@ function runScript(): Promise<KubeBinaries> {
       stderr += chunk.toString("utf8");
       process.stderr.write(chunk);
     });
-    child.on("error", (error) => reject(new Error(`ensure-kube-binaries.sh could not run: ${error.message}`)));
+    child.on("error", (error) =>
+      reject(new Error(`ensure-kube-binaries.sh could not run: ${error.message}`)),
+    );
     child.on("close", (code) => {
-      const values = Object.fromEntries(
-        stdout
-          .split("\n")
-          .map((line) => /^([A-Z_]+)=(.+)$/.exec(line))
-          .filter((m) => m !== null)
-          .map((m) => [m[1], m[2]]),
-      );
-      const etcd = values["ETCD_BIN"];
-      const kubeApiserver = values["KUBE_APISERVER_BIN"];
+      const values = new Map<string, string>();
+      for (const line of stdout.split("\n")) {
+        const match = /^([A-Z_]+)=(.+)$/.exec(line);
+        if (match?.[1] && match[2]) values.set(match[1], match[2]);
+      }
+      const etcd = values.get("ETCD_BIN");
+      const kubeApiserver = values.get("KUBE_APISERVER_BIN");
       if (code !== 0 || !etcd || !kubeApiserver) {
-        pending = undefined;
         reject(
           new Error(
             `ensure-kube-binaries.sh failed (exit ${code}); the end-to-end tests need etcd and kube-apiserver.\n` +

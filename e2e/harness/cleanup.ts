@@ -11,6 +11,7 @@
  */
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
+import { constants } from "node:os";
 
 type Cleanup = () => void;
 
@@ -30,11 +31,16 @@ function runAll(): void {
   }
 }
 
+/** Others (tap's signal-exit, a demo's graceful shutdown) get this long before the process ends anyway. */
+const otherHandlersGraceMs = 1000;
+
 function onSignal(signal: NodeJS.Signals): void {
   runAll();
   for (const s of signals) process.removeListener(s, onSignal);
-  // Re-raise so the process ends the way the signal intended, unless someone else handles it.
+  // Re-raise so the process ends the way the signal intended. Other listeners would swallow it, and
+  // signal-exit (loaded by tap) itself defers to any other listener: end the process after a grace.
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  else setTimeout(() => process.exit(128 + constants.signals[signal]), otherHandlersGraceMs).unref();
 }
 
 function install(): void {
@@ -78,9 +84,9 @@ for arg in "$@"; do
   esac
 done
 while kill -0 "$parent" 2>/dev/null; do sleep 1; done
-for g in $groups; do kill -TERM -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -TERM "-$g" 2>/dev/null; done
 sleep 2
-for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
 for p in $paths; do rm -rf -- "$p"; done
 `;
 

@@ -45,6 +45,9 @@ export interface ControlPlane extends ClusterOperations {
   caPem: string;
   caFile: string;
   admin: { user: string; token: string; kubeconfigPath: string; kubeconfig: string };
+  /** The admin's kubeconfig file and text (same as `admin`), for tools and child processes. */
+  kubeconfigPath: string;
+  kubeconfig: string;
   pids: { etcd: number; kubeApiserver: number };
   timings: StartTimings;
   /** kubectl as the admin (or `opts.as` / `opts.kubeconfig`); rejects on a non-zero exit unless allowFailure. */
@@ -129,11 +132,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
           `--tls-private-key-file=${pki.servingKeyFile}`,
           `--token-auth-file=${pki.tokenAuthFile}`,
           "--authorization-mode=RBAC",
-          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-          "--api-audiences=https://kubernetes.default.svc.cluster.local",
+          "--service-account-issuer=https://kubernetes.default.svc",
+          "--api-audiences=https://kubernetes.default.svc",
           `--service-account-key-file=${pki.serviceAccountPublicKeyFile}`,
           `--service-account-signing-key-file=${pki.serviceAccountPrivateKeyFile}`,
-          "--service-cluster-ip-range=10.96.0.0/24",
+          "--service-cluster-ip-range=10.0.0.0/24",
           // No controllers and one tenant: flow control and endpoint reconciling only cost start-up time.
           "--enable-priority-and-fairness=false",
           "--endpoint-reconciler-type=none",
@@ -142,7 +145,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       }),
     );
     const [etcd, apiserver] = processes as [ManagedProcess, ManagedProcess];
-    disposeWatchdog = startWatchdog({ pgids: [etcd.pid, apiserver.pid], paths: [dir] }).dispose;
+    const watchdog = startWatchdog({ pgids: [etcd.pid, apiserver.pid], paths: [dir] });
+    disposeWatchdog = () => watchdog.dispose();
 
     await waitForReady({
       server,
@@ -153,7 +157,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     const readyMs = performance.now() - spawnedAt;
 
-    const kubeconfig = tokenKubeconfig({ server, caPem: pki.caPem, user: pki.adminUser, token: pki.adminToken });
+    const kubeconfig = tokenKubeconfig({
+      server,
+      caPem: pki.caPem,
+      user: pki.adminUser,
+      token: pki.adminToken,
+    });
     const kubeconfigPath = join(dir, "admin.kubeconfig");
     await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
     const kubectl = (args: string[], kubectlOpts?: KubectlOptions): Promise<KubectlResult> =>
@@ -165,6 +174,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       caPem: pki.caPem,
       caFile: pki.caFile,
       admin: { user: pki.adminUser, token: pki.adminToken, kubeconfigPath, kubeconfig },
+      kubeconfigPath,
+      kubeconfig,
       pids: { etcd: etcd.pid, kubeApiserver: apiserver.pid },
       timings: {
         binariesMs,

@@ -38,7 +38,9 @@ async function openssl(step: string, args: string[]): Promise<void> {
     await run("openssl", args);
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? "";
-    throw new Error(`control plane PKI: openssl failed to ${step}: ${stderr || String(error)}`);
+    throw new Error(`control plane PKI: openssl failed to ${step}: ${stderr || String(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -48,13 +50,32 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
   await openssl("create the CA", [
-    "req", "-x509", ...ec, "-keyout", path("ca.key"), "-out", path("ca.crt"), "-days", "7",
-    "-subj", "/CN=tether-e2e-control-plane-ca",
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    path("ca.key"),
+    "-out",
+    path("ca.crt"),
+    "-days",
+    "7",
+    "-subj",
+    "/CN=tether-e2e-control-plane-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ]);
   await openssl("create the serving key and CSR", [
-    "req", "-new", ...ec, "-keyout", path("serving.key"), "-out", path("serving.csr"), "-subj", "/CN=kube-apiserver",
+    "req",
+    "-new",
+    ...ec,
+    "-keyout",
+    path("serving.key"),
+    "-out",
+    path("serving.csr"),
+    "-subj",
+    "/CN=kube-apiserver",
   ]);
   await writeFile(
     path("serving.ext"),
@@ -67,9 +88,22 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
     ].join("\n"),
   );
   await openssl("sign the serving certificate", [
-    "x509", "-req", "-in", path("serving.csr"), "-CA", path("ca.crt"), "-CAkey", path("ca.key"),
-    "-set_serial", `0x${randomBytes(16).toString("hex")}`, "-days", "7",
-    "-extfile", path("serving.ext"), "-out", path("serving.crt"),
+    "x509",
+    "-req",
+    "-in",
+    path("serving.csr"),
+    "-CA",
+    path("ca.crt"),
+    "-CAkey",
+    path("ca.key"),
+    "-set_serial",
+    `0x${randomBytes(16).toString("hex")}`,
+    "-days",
+    "7",
+    "-extfile",
+    path("serving.ext"),
+    "-out",
+    path("serving.crt"),
   ]);
 
   const sa = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -79,7 +113,9 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
   const adminUser = "tether-e2e-admin";
   const adminToken = randomBytes(24).toString("hex");
   // token,user,uid,"group1,group2"
-  await writeFile(path("tokens.csv"), `${adminToken},${adminUser},${adminUser},"system:masters"\n`, { mode: 0o600 });
+  await writeFile(path("tokens.csv"), `${adminToken},${adminUser},${adminUser},"system:masters"\n`, {
+    mode: 0o600,
+  });
 
   return {
     caFile: path("ca.crt"),

@@ -70,7 +70,8 @@ export function startProcess(opts: ProcessOptions): ManagedProcess {
   child.stderr.on("data", append);
 
   const unregister = onAbnormalExit(() => killGroup(pid, "SIGKILL"));
-  const watchdog: Watchdog | undefined = opts.watchdog === false ? undefined : startWatchdog({ pgids: [pid] });
+  const watchdog: Watchdog | undefined =
+    opts.watchdog === false ? undefined : startWatchdog({ pgids: [pid] });
   const exited = new Promise<ExitStatus>((resolve) => {
     child.on("error", (error) => {
       append(Buffer.from(`\n[harness] ${opts.name}: ${error.message}\n`));
@@ -99,11 +100,15 @@ export function startProcess(opts: ProcessOptions): ManagedProcess {
           if (match) return finish(() => resolve(match));
           if (status) {
             const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
-            finish(() => reject(new Error(`${opts.name} exited (${how}) before logging ${pattern}\n${tail(output)}`)));
+            finish(() =>
+              reject(new Error(`${opts.name} exited (${how}) before logging ${pattern}\n${tail(output)}`)),
+            );
           }
         };
         const timer = setTimeout(() => {
-          finish(() => reject(new Error(`${opts.name} did not log ${pattern} within ${timeoutMs} ms\n${tail(output)}`)));
+          finish(() =>
+            reject(new Error(`${opts.name} did not log ${pattern} within ${timeoutMs} ms\n${tail(output)}`)),
+          );
         }, timeoutMs);
         const finish = (settle: () => void): void => {
           clearTimeout(timer);
@@ -135,8 +140,15 @@ export function showLogsOnFailure(t: TestLike, proc: Pick<ManagedProcess, "name"
   });
 }
 
+/** The name the issue uses for showLogsOnFailure. */
+export const attachLogsOnFailure = showLogsOnFailure;
+
 export function printLogs(name: string, logs: string): void {
-  const body = logs.trimEnd().split("\n").map((line) => `[${name}] ${line}`).join("\n");
+  const body = logs
+    .trimEnd()
+    .split("\n")
+    .map((line) => `[${name}] ${line}`)
+    .join("\n");
   console.error(`----- logs of ${name} -----\n${body}\n----- end of ${name} -----`);
 }
 

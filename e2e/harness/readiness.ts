@@ -28,7 +28,7 @@ export async function waitForReady(opts: {
   timeoutMs: number;
 }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
-  let last = "no answer yet";
+  let last: string;
   for (;;) {
     const dead = opts.processes.find((p) => !p.running());
     if (dead) {

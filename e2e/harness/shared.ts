@@ -8,8 +8,13 @@ import type { ControlPlane } from "./control-plane.ts";
 import { printLogs } from "./process.ts";
 import type { TestLike } from "./process.ts";
 
+/** A tap test: its parent chain leads to the file's root test (tap types parents more loosely). */
 interface TapTest extends TestLike {
-  parent?: TapTest;
+  parent?: unknown;
+}
+
+function isTapTest(value: unknown): value is TapTest {
+  return typeof value === "object" && value !== null && "teardown" in value && "passing" in value;
 }
 
 let shared: Promise<ControlPlane> | undefined;
@@ -17,7 +22,7 @@ let shared: Promise<ControlPlane> | undefined;
 export function sharedControlPlane(t: TapTest): Promise<ControlPlane> {
   if (shared) return shared;
   let root = t;
-  while (root.parent) root = root.parent;
+  while (isTapTest(root.parent)) root = root.parent;
   const starting = startControlPlane();
   shared = starting;
   root.teardown(async () => {
