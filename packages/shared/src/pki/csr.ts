@@ -5,13 +5,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { ErrorMessages } from "../contract/errors.ts";
 import { PkiError } from "./errors.ts";
-import {
-  describeKey,
-  importParams,
-  isKeyAlgorithm,
-  signingAlgorithm,
-  type KeyPair,
-} from "./keys.ts";
+import { describeKey, importParams, isKeyAlgorithm, signingAlgorithm, type KeyPair } from "./keys.ts";
 import { pemToDer } from "./pem.ts";
 import { subjectOf, subjectToJsonName, subjectValues, type Subject, type SubjectField } from "./subject.ts";
 import { Pkcs10CertificateRequest, Pkcs10CertificateRequestGenerator } from "./x509.ts";
