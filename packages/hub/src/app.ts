@@ -1,0 +1,152 @@
+/**
+ * `buildApp(config, deps)` wires the hub: an external TLS listener (the Kyma-compatible runtime API,
+ * client certificates asked for but checked per route) and an internal plain-HTTP listener (the
+ * admin API and metrics). Nothing listens until `listen()`; tests can `inject()` into either.
+ */
+import type { AddressInfo } from "node:net";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { ErrorMessages } from "@tether/shared/contract";
+import { trustBundlePem, type CaKeyring } from "@tether/shared/pki";
+import { systemClock, type Clock } from "@tether/shared/time";
+import { Audit } from "./audit.ts";
+import { Issuer } from "./ca/issuer.ts";
+import type { ServingCertificate, ServingCredentials } from "./ca/serving.ts";
+import type { HubConfig } from "./config.ts";
+import { HttpError } from "./errors.ts";
+import { setupInstance } from "./http.ts";
+import { createLogger } from "./logger.ts";
+import { HubMetrics } from "./metrics.ts";
+import { ClientAuthenticator } from "./mtls/client-identity.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import type { HubContext } from "./routes/context.ts";
+import { enrolmentRoutes } from "./routes/enrolment.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { managementRoutes } from "./routes/management.ts";
+import { openApiRoutes, registerOpenApi } from "./routes/openapi.ts";
+import type { Store } from "./store/store.ts";
+import { TokenService } from "./tokens/tokens.ts";
+import { PublicUrls } from "./urls.ts";
+
+export interface HubDeps {
+  store: Store;
+  keyring: CaKeyring;
+  serving: ServingCertificate;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: HubMetrics;
+}
+
+export interface HubApp {
+  external: FastifyInstance;
+  internal: FastifyInstance;
+  context: HubContext;
+  /** Binds both listeners (port 0 picks a free port) and returns where they ended up. */
+  listen(): Promise<{ external: AddressInfo; internal: AddressInfo }>;
+  /** Stops accepting, lets in-flight requests finish, stops certificate upkeep. Does not close the store. */
+  close(): Promise<void>;
+}
+
+export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp> {
+  const { store, keyring, serving } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? createLogger({ level: config.logLevel });
+  const metrics = deps.metrics ?? new HubMetrics();
+  metrics.setKeyring(keyring);
+  const audit = new Audit(store, clock, logger);
+  const context: HubContext = {
+    config,
+    store,
+    clock,
+    keyring,
+    serving,
+    audit,
+    metrics,
+    tokens: new TokenService({ store, clock, audit, metrics }),
+    issuer: new Issuer({
+      keyring,
+      store,
+      clock,
+      audit,
+      metrics,
+      keyAlgorithm: config.keyAlgorithm,
+      validityMs: config.certValidityMs,
+    }),
+    clients: new ClientAuthenticator({ keyring, store, clock }),
+    urls: new PublicUrls(config.publicUrl),
+  };
+
+  // The CA list sent in the handshake is the trust bundle, so that curl, Go and openssl clients offer
+  // their hub-issued certificate; nothing is rejected at the TLS layer (SPEC §2.1).
+  const tlsOptions = (credentials: ServingCredentials) => ({
+    key: credentials.keyPem,
+    cert: credentials.certPem,
+    ca: trustBundlePem(keyring),
+  });
+  const baseLogger: FastifyBaseLogger = logger;
+  const externalTls = Fastify({
+    https: { ...tlsOptions(serving.current()), requestCert: true, rejectUnauthorized: false },
+    loggerInstance: baseLogger.child({ listener: "external" }),
+    bodyLimit: config.bodyLimit,
+  });
+  // Open connections keep the context they shook hands with; new ones get the renewed certificate.
+  serving.onChange((credentials) => externalTls.server.setSecureContext(tlsOptions(credentials)));
+  // Route plugins are written against the plain instance type; only the server underneath differs.
+  const external = externalTls as unknown as FastifyInstance;
+  const internal: FastifyInstance = Fastify({
+    loggerInstance: baseLogger.child({ listener: "internal" }),
+    bodyLimit: config.bodyLimit,
+  });
+
+  setupInstance(external, "external", metrics);
+  setupInstance(internal, "internal", metrics);
+  external.addHook("onListen", (done) => {
+    context.urls.bound((external.server.address() as AddressInfo).port);
+    done();
+  });
+
+  await registerOpenApi(external, "tether hub runtime API");
+  await external.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: () => new HttpError(429, ErrorMessages.rateLimited),
+  });
+  // Each group of routes in its own scope, so that its hooks apply to it alone.
+  const scoped = (routes: (app: FastifyInstance, ctx: HubContext) => void) => (scope: FastifyInstance) => {
+    routes(scope, context);
+    return Promise.resolve();
+  };
+  await external.register(scoped(enrolmentRoutes));
+  await external.register(scoped(managementRoutes));
+  healthRoutes(external, context);
+  openApiRoutes(external);
+
+  await registerOpenApi(internal, "tether hub admin API");
+  await internal.register(scoped(adminRoutes));
+  healthRoutes(internal, context);
+  openApiRoutes(internal);
+
+  if (config.internalAuth === "none") {
+    logger.warn(
+      "--internal-auth=none: the internal API accepts every caller; use only on an isolated network",
+    );
+  }
+
+  return {
+    external,
+    internal,
+    context,
+    async listen() {
+      await external.listen({ host: config.listen.host, port: config.listen.port });
+      await internal.listen({ host: config.internalListen.host, port: config.internalListen.port });
+      return {
+        external: external.server.address() as AddressInfo,
+        internal: internal.server.address() as AddressInfo,
+      };
+    },
+    async close() {
+      serving.stop();
+      await Promise.all([external.close(), internal.close()]);
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Audit events (SPEC §2.8): every token issued/used/refused, certificate issued/renewed/refused and
+ * revocation goes to the log (one pino line with `audit: true`) and to the store, which keeps them
+ * across restarts. Callers never pass a token or a key in `detail`.
+ */
+import type { FastifyBaseLogger } from "fastify";
+import type { Clock } from "@tether/shared/time";
+import type { Store } from "./store/store.ts";
+
+export type AuditType =
+  | "token.issued"
+  | "token.used"
+  | "token.refused"
+  | "certificate.issued"
+  | "certificate.renewed"
+  | "certificate.refused"
+  | "certificate.revoked"
+  | "runtime.created"
+  | "runtime.deleted";
+
+export class Audit {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #log: FastifyBaseLogger;
+
+  constructor(store: Store, clock: Clock, log: FastifyBaseLogger) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#log = log.child({ audit: true });
+  }
+
+  async record(
+    type: AuditType,
+    runtimeId: string | null,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    this.#log.info({ event: type, runtimeId, ...detail }, type);
+    await this.#store.appendAudit({ at: this.#clock.now(), type, runtimeId, detail });
+  }
+}

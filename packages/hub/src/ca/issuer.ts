@@ -1,0 +1,90 @@
+/**
+ * Turns a `{"csr": base64(PEM)}` body into a signed, recorded certificate: decode, parse and verify,
+ * check the subject and the key (SPEC §2.5), then sign with the keyring's active CA. The checks and
+ * the signing are separate calls so that the enrolment route can consume its one-time token in
+ * between: bad input must not burn the token, and only the token's winner may get a certificate.
+ */
+import type { CertificatesResponse } from "@tether/shared/contract";
+import {
+  PkiError,
+  checkKeyAllowed,
+  checkSubject,
+  decodeBase64Pem,
+  encodeBase64Pem,
+  issueCertificate,
+  parseCsr,
+  type CaKeyring,
+  type KeyAlgorithm,
+  type ParsedCsr,
+  type Subject,
+} from "@tether/shared/pki";
+import type { Clock } from "@tether/shared/time";
+import type { Audit } from "../audit.ts";
+import { HttpError } from "../errors.ts";
+import type { HubMetrics } from "../metrics.ts";
+import type { CertificateKind, Store } from "../store/store.ts";
+
+export interface IssuerOptions {
+  keyring: CaKeyring;
+  store: Store;
+  clock: Clock;
+  audit: Audit;
+  metrics: HubMetrics;
+  keyAlgorithm: KeyAlgorithm;
+  validityMs: number;
+}
+
+export class Issuer {
+  readonly #options: IssuerOptions;
+
+  constructor(options: IssuerOptions) {
+    this.#options = options;
+  }
+
+  /** Throws 400 with the message the spoke's operator reads, and counts and audits the refusal. */
+  async check(csrBase64: string, expected: Subject, runtimeId: string): Promise<ParsedCsr> {
+    try {
+      const csr = await parseCsr(decodeBase64Pem(csrBase64));
+      checkSubject(csr, expected);
+      checkKeyAllowed(csr, this.#options.keyAlgorithm);
+      return csr;
+    } catch (error) {
+      if (!(error instanceof PkiError)) throw error;
+      this.#options.metrics.csrRejections.inc({ reason: error.code });
+      await this.#options.audit.record("certificate.refused", runtimeId, {
+        reason: error.code,
+        message: error.message,
+      });
+      throw new HttpError(400, error.message, { cause: error });
+    }
+  }
+
+  async issue(csr: ParsedCsr, runtimeId: string, kind: CertificateKind): Promise<CertificatesResponse> {
+    const { keyring, store, clock, audit, metrics, validityMs } = this.#options;
+    const ca = keyring.active;
+    const issued = await issueCertificate({ csr, ca, validityMs, clock });
+    await store.recordCertificate({
+      runtimeId,
+      serial: issued.serial,
+      sha256: issued.sha256,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      issuerSha256: issued.issuerSha256,
+      kind,
+      issuedAt: clock.now(),
+      pem: issued.pem,
+    });
+    metrics.certificatesIssued.inc({ kind });
+    await audit.record(kind === "initial" ? "certificate.issued" : "certificate.renewed", runtimeId, {
+      serial: issued.serial,
+      sha256: issued.sha256,
+      notAfter: issued.notAfter.toISOString(),
+    });
+    return {
+      // Kyma clients count the certificates in crt: the leaf and its issuing CA, nothing more.
+      crt: encodeBase64Pem(issued.pem + ca.certPem),
+      clientCrt: encodeBase64Pem(issued.pem),
+      caCrt: encodeBase64Pem(ca.certPem),
+    };
+  }
+}

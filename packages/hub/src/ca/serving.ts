@@ -1,0 +1,183 @@
+/**
+ * The external listener's certificate (SPEC §2.6): from `--tls-cert`/`--tls-key`, reloaded when the
+ * files change, or issued by the hub CA for the public host and `--san`, renewed at 2/3 of its life.
+ * Either way the app subscribes with `onChange` and swaps the new pair in with
+ * `server.setSecureContext`: open connections keep their session, new handshakes get the new cert.
+ */
+import { unwatchFile, watchFile } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import type { FastifyBaseLogger } from "fastify";
+import {
+  createCsr,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  importPrivateKeyPem,
+  issueCertificate,
+  keyMatchesCertificate,
+  parseCsr,
+  splitPemBundle,
+  certificateInfo,
+  type CaKeyring,
+} from "@tether/shared/pki";
+import type { Clock } from "@tether/shared/time";
+
+export interface ServingCredentials {
+  keyPem: string;
+  /** Leaf followed by its chain. */
+  certPem: string;
+  notAfter: Date;
+  /** PEM a client needs to trust `certPem`, when that is a private CA (caBundle, bootstrap kubeconfig). */
+  caPem: string | undefined;
+}
+
+export interface ServingCertificate {
+  current(): ServingCredentials;
+  onChange(listener: (credentials: ServingCredentials) => void): void;
+  stop(): void;
+}
+
+/** Renew when this fraction of the lifetime has passed. */
+export const SERVING_RENEW_FRACTION = 2 / 3;
+const RETRY_MS = 60_000;
+
+class Subscribers {
+  #listeners: ((credentials: ServingCredentials) => void)[] = [];
+  add(listener: (credentials: ServingCredentials) => void): void {
+    this.#listeners.push(listener);
+  }
+  emit(credentials: ServingCredentials): void {
+    for (const listener of this.#listeners) listener(credentials);
+  }
+}
+
+export async function issuedServingCertificate(options: {
+  keyring: CaKeyring;
+  hosts: string[];
+  validityMs: number;
+  clock: Clock;
+  log: FastifyBaseLogger;
+}): Promise<ServingCertificate> {
+  const { keyring, clock, log } = options;
+  const hosts = [...new Set(options.hosts)];
+  const issue = async (): Promise<ServingCredentials> => {
+    const key = await generateKeyPair("ecdsa-p256");
+    const csr = await parseCsr(
+      await createCsr(key, { CN: hosts[0] ?? "localhost", O: "", OU: "", L: "", ST: "", C: "" }),
+    );
+    const ca = keyring.active;
+    const issued = await issueCertificate({
+      csr,
+      ca,
+      clock,
+      validityMs: options.validityMs,
+      usage: "server",
+      dnsNames: hosts.filter((h) => isIP(h) === 0),
+      ipAddresses: hosts.filter((h) => isIP(h) !== 0),
+    });
+    const caPem = [ca.certPem, ...ca.chainPem].join("");
+    return {
+      keyPem: await exportPrivateKeyPem(key),
+      certPem: issued.pem + caPem,
+      notAfter: issued.notAfter,
+      caPem,
+    };
+  };
+
+  let current = await issue();
+  let notBefore = clock.now();
+  const subscribers = new Subscribers();
+  const stopped = new AbortController();
+  const renewLoop = async (): Promise<void> => {
+    while (!stopped.signal.aborted) {
+      const lifetime = current.notAfter.getTime() - notBefore.getTime();
+      const renewAt = notBefore.getTime() + lifetime * SERVING_RENEW_FRACTION;
+      try {
+        await sleepUntil(clock, renewAt, stopped.signal);
+      } catch {
+        return;
+      }
+      try {
+        current = await issue();
+        notBefore = clock.now();
+        log.info({ notAfter: current.notAfter.toISOString(), hosts }, "serving certificate renewed");
+        subscribers.emit(current);
+      } catch (error) {
+        log.error({ err: error }, "serving certificate renewal failed; retrying in a minute");
+        await clock.sleep(RETRY_MS, stopped.signal).catch(() => undefined);
+      }
+    }
+  };
+  void renewLoop();
+  return {
+    current: () => current,
+    onChange: (listener) => subscribers.add(listener),
+    stop: () => stopped.abort(),
+  };
+}
+
+/**
+ * Timers overflow past 2^31 ms (24.8 days) and then fire at once, and a serving certificate lives
+ * longer than that: sleep in steps of at most a day.
+ */
+const MAX_SLEEP_MS = 86_400_000;
+async function sleepUntil(clock: Clock, at: number, signal: AbortSignal): Promise<void> {
+  for (let left = at - clock.now().getTime(); left > 0; left = at - clock.now().getTime()) {
+    await clock.sleep(Math.min(left, MAX_SLEEP_MS), signal);
+  }
+}
+
+export async function fileServingCertificate(options: {
+  certFile: string;
+  keyFile: string;
+  caFile: string | undefined;
+  intervalMs: number;
+  log: FastifyBaseLogger;
+}): Promise<ServingCertificate> {
+  const { certFile, keyFile, caFile, log } = options;
+  const read = async (): Promise<ServingCredentials> => {
+    const [certPem, keyPem, caPem] = await Promise.all([
+      readFile(certFile, "utf8"),
+      readFile(keyFile, "utf8"),
+      caFile === undefined ? undefined : readFile(caFile, "utf8"),
+    ]);
+    const leaf = splitPemBundle(certPem)[0];
+    if (leaf === undefined) throw new Error(`${certFile} holds no certificate`);
+    if (!(await keyMatchesCertificate(await importPrivateKeyPem(keyPem), leaf))) {
+      throw new Error(`${keyFile} does not match ${certFile}`);
+    }
+    return { keyPem, certPem, notAfter: certificateInfo(leaf).notAfter, caPem };
+  };
+
+  let current = await read();
+  const subscribers = new Subscribers();
+  // Both files are watched: a cert-manager or kubelet update replaces them one after the other, and a
+  // mismatched half-update is skipped until the second file lands.
+  const reload = () => {
+    read().then(
+      (next) => {
+        if (next.certPem === current.certPem && next.keyPem === current.keyPem) return;
+        current = next;
+        log.info(
+          { certFile, notAfter: next.notAfter.toISOString() },
+          "serving certificate reloaded from files",
+        );
+        subscribers.emit(next);
+      },
+      (error: unknown) =>
+        log.warn(
+          { err: error, certFile },
+          "serving certificate files not usable yet; keeping the current one",
+        ),
+    );
+  };
+  const watched = [certFile, keyFile, ...(caFile === undefined ? [] : [caFile])];
+  for (const file of watched) watchFile(file, { interval: options.intervalMs, persistent: false }, reload);
+  return {
+    current: () => current,
+    onChange: (listener) => subscribers.add(listener),
+    stop: () => {
+      for (const file of watched) unwatchFile(file, reload);
+    },
+  };
+}

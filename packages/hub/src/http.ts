@@ -1,0 +1,67 @@
+/**
+ * What both listeners share: the one error handler that gives every non-2xx answer the
+ * `{"code": <status>, "error": "<message>"}` body (SPEC §2.2), a 404 in the same shape, a JSON parser
+ * that accepts an empty body, and the request-duration metric.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ErrorMessages, type ErrorBody } from "@tether/shared/contract";
+import { HttpError } from "./errors.ts";
+import type { HubMetrics } from "./metrics.ts";
+
+export function errorBody(error: FastifyError | HttpError | Error): ErrorBody {
+  const fastifyError = error as Partial<FastifyError>;
+  let code = 500;
+  if (error instanceof HttpError) code = error.statusCode;
+  else if (fastifyError.validation) code = 400;
+  else if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400)
+    code = fastifyError.statusCode;
+  switch (code) {
+    case 413:
+      return { code, error: ErrorMessages.bodyTooLarge };
+    case 429:
+      return { code, error: ErrorMessages.rateLimited };
+    case 500:
+      // Internals (store, CA) stay in the log.
+      return { code, error: "Internal server error." };
+    default:
+      return { code, error: error.message };
+  }
+}
+
+function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const body = errorBody(error);
+  if (body.code >= 500) request.log.error({ err: error }, "request failed");
+  else request.log.info({ status: body.code, error: body.error }, "request refused");
+  return reply.code(body.code).send(body);
+}
+
+export function setupInstance(app: FastifyInstance, listener: string, metrics: HubMetrics): void {
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    // The path only: the query may hold a token.
+    const path = request.url.split("?")[0];
+    return reply.code(404).send({ code: 404, error: `Route ${request.method} ${path} not found.` });
+  });
+
+  // Kyma clients POST revocations with an empty body, some with a JSON content type.
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const text = body.toString();
+    if (text === "") done(null, undefined);
+    // The default parser is synchronous and calls done; its type also allows a promise.
+    else void json(request, text, done);
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.requestDuration.observe(
+      {
+        listener,
+        method: request.method,
+        route: request.routeOptions.url ?? "unmatched",
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+}

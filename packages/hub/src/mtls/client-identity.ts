@@ -1,0 +1,76 @@
+/**
+ * Who is calling an mTLS route (SPEC §2.2)? The TLS layer asks for a client certificate but accepts
+ * any, so every mTLS route runs this: a certificate was presented, it chains to a CA of the keyring,
+ * it is not revoked, the hub issued it, and it is valid at the hub's clock. Each refusal is a 403 with
+ * the contract's message.
+ */
+import type { TLSSocket } from "node:tls";
+import type { FastifyRequest } from "fastify";
+import { ErrorMessages } from "@tether/shared/contract";
+import { derToPem, verifyChain, type CaKeyring, type Subject } from "@tether/shared/pki";
+import type { Clock } from "@tether/shared/time";
+import { HttpError } from "../errors.ts";
+import type { CertificateRecord, Store } from "../store/store.ts";
+
+export interface ClientIdentity {
+  subject: Subject;
+  certificate: CertificateRecord;
+}
+
+/** Validity is checked with this much slack either way, like token expiry. */
+export const CERTIFICATE_LEEWAY_MS = 60_000;
+/** lastSeenAt is a hint for operators: writing it on every request would cost a store write each. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+const refuse = (message: string) => new HttpError(403, message);
+
+export class ClientAuthenticator {
+  readonly #keyring: CaKeyring;
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #lastTouched = new Map<string, number>();
+
+  constructor(options: { keyring: CaKeyring; store: Store; clock: Clock }) {
+    this.#keyring = options.keyring;
+    this.#store = options.store;
+    this.#clock = options.clock;
+  }
+
+  async authenticate(request: FastifyRequest): Promise<ClientIdentity> {
+    const leafPem = presentedCertificate(request);
+    if (leafPem === undefined) throw refuse(ErrorMessages.clientCertificateRequired);
+    const now = this.#clock.now();
+    const chain = await verifyChain(leafPem, this.#keyring, now, { leewayMs: CERTIFICATE_LEEWAY_MS });
+    if (!chain.ok) {
+      request.log.info({ reason: chain.reason, detail: chain.message }, "client certificate refused");
+      const expired = ["expired", "not-yet-valid", "issuer-expired"].includes(chain.reason);
+      throw refuse(expired ? ErrorMessages.expiredCertificate : ErrorMessages.untrustedCertificate);
+    }
+    const sha256 = chain.leaf.sha256;
+    const [revocation, certificate] = await Promise.all([
+      this.#store.getRevocation(sha256),
+      this.#store.getCertificate(sha256),
+    ]);
+    if (revocation) throw refuse(ErrorMessages.certificateRevoked);
+    if (!certificate) throw refuse(ErrorMessages.unknownCertificate);
+    await this.#touch(certificate.runtimeId, now);
+    return { subject: chain.leaf.subject, certificate };
+  }
+
+  async #touch(runtimeId: string, now: Date): Promise<void> {
+    const last = this.#lastTouched.get(runtimeId) ?? -Infinity;
+    if (now.getTime() - last < TOUCH_INTERVAL_MS) return;
+    this.#lastTouched.set(runtimeId, now.getTime());
+    await this.#store.touchRuntime(runtimeId, now);
+  }
+}
+
+/** The leaf the client sent, as PEM; undefined without one (and under `inject`, which has no TLS). */
+function presentedCertificate(request: FastifyRequest): string | undefined {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== "function") return undefined;
+  const peer = socket.getPeerCertificate(false);
+  // Node returns {} when no certificate was sent.
+  if (!peer || !("raw" in peer) || !peer.raw) return undefined;
+  return derToPem(new Uint8Array(peer.raw));
+}

@@ -1,0 +1,195 @@
+/**
+ * The internal/admin API (SPEC §2.3): token URLs, bootstrap kubeconfigs, the runtime registry,
+ * revocation by hash and metrics. Every route needs the admin bearer token unless the hub runs with
+ * `--internal-auth=none`.
+ */
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import {
+  ErrorMessages,
+  routes,
+  tenantSchema,
+  type BootstrapKubeconfigRequest,
+  type RevocationByHashRequest,
+  type RuntimeIdParams,
+  type RuntimeList,
+  type TokenHeaders,
+  type TokenRequest,
+  type TokenResponse,
+} from "@tether/shared/contract";
+import { buildBootstrapKubeconfig } from "@tether/shared/kubeconfig";
+import { parseDuration } from "@tether/shared/time";
+import { MAX_TOKEN_TTL_MS } from "../config.ts";
+import { HttpError, runtimeNotFound } from "../errors.ts";
+import { DuplicateRuntimeError } from "../store/errors.ts";
+import type { Runtime } from "../store/store.ts";
+import type { HubContext } from "./context.ts";
+import { runtimeView } from "./runtime-view.ts";
+
+/** The rule of the contract's tenant and group schemas, for the headers of routes that do not declare them. */
+const SUBJECT_VALUE = new RegExp(tenantSchema.pattern, "u");
+
+export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
+  const { store, clock, tokens, urls, config, audit, metrics, serving } = ctx;
+
+  if (config.internalAuth === "bearer") {
+    app.addHook("onRequest", async (request) => {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
+      if (!match?.[1]) throw new HttpError(401, ErrorMessages.adminTokenRequired);
+      await tokens.checkAdmin(match[1]);
+    });
+  }
+
+  // The bodies of the POST routes are optional: an empty one reads as {}.
+  app.addHook("preValidation", (request, _reply, done) => {
+    if (request.method === "POST" && request.body === undefined) request.body = {};
+    done();
+  });
+
+  /** The runtime to enrol: an existing one (same tenant and group), or a new one under `id`. */
+  const runtimeFor = async (id: string, tenant: string, group: string, labels: Record<string, string>) => {
+    const existing = await store.getRuntime(id);
+    if (existing?.deletedAt) throw runtimeNotFound();
+    if (existing) {
+      if (existing.tenant !== tenant || existing.group !== group) {
+        throw new HttpError(
+          400,
+          `Runtime "${id}" belongs to tenant "${existing.tenant}" and group "${existing.group}"; its subject cannot change.`,
+        );
+      }
+      return existing;
+    }
+    const runtime: Runtime = {
+      id,
+      tenant,
+      group,
+      labels,
+      createdAt: clock.now(),
+      lastSeenAt: null,
+      deletedAt: null,
+    };
+    try {
+      await store.createRuntime(runtime);
+    } catch (error) {
+      // Two admins enrolling the same new id at once: the loser re-enrols the winner's runtime.
+      if (error instanceof DuplicateRuntimeError) return runtimeFor(id, tenant, group, labels);
+      throw error;
+    }
+    await audit.record("runtime.created", id, { tenant, group });
+    return runtime;
+  };
+
+  const ttl = (text: string | undefined, fallback: number, max = Infinity): number => {
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (ms <= 0 || ms > max)
+      throw new HttpError(400, `ttl: must be more than 0 and at most ${max / 3_600_000}h`);
+    return ms;
+  };
+
+  app.route({
+    method: routes.createToken.method,
+    url: routes.createToken.path,
+    schema: routes.createToken.schema,
+    handler: async (request, reply) => {
+      const { tenant, group } = request.headers as unknown as TokenHeaders;
+      const body = (request.body ?? {}) as TokenRequest;
+      const lifetime = ttl(body.ttl, config.tokenTtlMs, MAX_TOKEN_TTL_MS);
+      const runtime = await runtimeFor(body.runtime ?? randomUUID(), tenant, group, body.labels ?? {});
+      const { token } = await tokens.issue("info", runtime.id, lifetime);
+      const response: TokenResponse = { url: urls.csrInfo(token), token };
+      return reply.code(201).send(response);
+    },
+  });
+
+  app.route({
+    method: routes.revokeByHash.method,
+    url: routes.revokeByHash.path,
+    schema: routes.revokeByHash.schema,
+    handler: async (request, reply) => {
+      const sha256 = (request.body as RevocationByHashRequest).hash.toLowerCase();
+      const revoked = await store.revoke({ sha256, revokedAt: clock.now(), reason: "admin" });
+      const certificate = await store.getCertificate(sha256);
+      await audit.record("certificate.revoked", certificate?.runtimeId ?? null, {
+        sha256,
+        by: "admin",
+        revoked,
+      });
+      return reply.code(201).send();
+    },
+  });
+
+  app.route({
+    method: routes.bootstrapKubeconfig.method,
+    url: routes.bootstrapKubeconfig.path,
+    schema: routes.bootstrapKubeconfig.schema,
+    handler: async (request, reply) => {
+      const { id } = request.params as RuntimeIdParams;
+      const body = (request.body ?? {}) as BootstrapKubeconfigRequest;
+      const lifetime = ttl(body.ttl, config.bootstrapTokenTtlMs);
+      const runtime = await existingOrNamed(request, id);
+      const { token } = await tokens.issue("bootstrap", runtime.id, lifetime);
+      const kubeconfig = buildBootstrapKubeconfig({
+        server: urls.base,
+        caPem: serving.current().caPem,
+        token,
+      });
+      return reply.code(200).type("application/yaml").send(kubeconfig);
+    },
+  });
+
+  /** Bootstrap kubeconfigs are made before the cluster first enrols: Tenant and Group headers create it. */
+  const existingOrNamed = async (request: FastifyRequest, id: string): Promise<Runtime> => {
+    const runtime = await store.getRuntime(id);
+    if (runtime && !runtime.deletedAt) return runtime;
+    const { tenant, group } = request.headers;
+    if (runtime || typeof tenant !== "string" || typeof group !== "string") throw runtimeNotFound();
+    if (![tenant, group].every((value) => SUBJECT_VALUE.test(value))) {
+      throw new HttpError(400, "Tenant and Group: 1-64 characters, without ',' or '='.");
+    }
+    return runtimeFor(id, tenant, group, {});
+  };
+
+  app.route({
+    method: routes.listRuntimes.method,
+    url: routes.listRuntimes.path,
+    schema: routes.listRuntimes.schema,
+    handler: async (): Promise<RuntimeList> => {
+      const now = clock.now();
+      const runtimes = await store.listRuntimes();
+      return { runtimes: await Promise.all(runtimes.map((runtime) => runtimeView(store, runtime, now))) };
+    },
+  });
+
+  app.route({
+    method: routes.getRuntime.method,
+    url: routes.getRuntime.path,
+    schema: routes.getRuntime.schema,
+    handler: async (request) => {
+      const runtime = await store.getRuntime((request.params as RuntimeIdParams).id);
+      if (!runtime) throw runtimeNotFound();
+      return runtimeView(store, runtime, clock.now());
+    },
+  });
+
+  app.route({
+    method: routes.deleteRuntime.method,
+    url: routes.deleteRuntime.path,
+    schema: routes.deleteRuntime.schema,
+    handler: async (request, reply) => {
+      const { id } = request.params as RuntimeIdParams;
+      if (!(await store.deleteRuntime(id, clock.now()))) throw runtimeNotFound();
+      await audit.record("runtime.deleted", id, { by: "admin" });
+      return reply.code(204).send();
+    },
+  });
+
+  app.route({
+    method: routes.metrics.method,
+    url: routes.metrics.path,
+    schema: routes.metrics.schema,
+    handler: async (_request, reply) => {
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+  });
+}

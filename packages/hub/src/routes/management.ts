@@ -1,0 +1,67 @@
+/**
+ * The mTLS half of the runtime API (SPEC §2.2): management info, renewal and revocation of the
+ * calling certificate. Every route authenticates the client certificate before anything else,
+ * revocation included, so a revoked certificate can do nothing at all.
+ */
+import type { FastifyInstance } from "fastify";
+import { routes, type CsrRequest, type ManagementInfo } from "@tether/shared/contract";
+import type { ClientIdentity } from "../mtls/client-identity.ts";
+import { certificateTemplate, type HubContext } from "./context.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    client: ClientIdentity | null;
+  }
+}
+
+export function managementRoutes(app: FastifyInstance, ctx: HubContext): void {
+  const { clients, config, urls, issuer, store, clock, audit } = ctx;
+
+  app.decorateRequest("client", null);
+  // preValidation: an unauthenticated renewal is a 403 whatever its body says.
+  app.addHook("preValidation", async (request) => {
+    request.client = await clients.authenticate(request);
+  });
+
+  app.route({
+    method: routes.managementInfo.method,
+    url: routes.managementInfo.path,
+    schema: routes.managementInfo.schema,
+    handler: (request): ManagementInfo => {
+      const { subject } = request.client!;
+      return {
+        clientIdentity: { tenant: subject.O, group: subject.OU, runtimeId: subject.CN },
+        urls: { renewCertUrl: urls.renewals, revokeCertUrl: urls.revocations },
+        // The calling certificate's subject: exactly what a renewal CSR must carry.
+        certificate: certificateTemplate(subject, config),
+      };
+    },
+  });
+
+  app.route({
+    method: routes.renewCertificate.method,
+    url: routes.renewCertificate.path,
+    schema: routes.renewCertificate.schema,
+    handler: async (request, reply) => {
+      const { subject, certificate } = request.client!;
+      const csr = await issuer.check((request.body as CsrRequest).csr, subject, certificate.runtimeId);
+      return reply.code(201).send(await issuer.issue(csr, certificate.runtimeId, "renewal"));
+    },
+  });
+
+  app.route({
+    method: routes.revokeOwnCertificate.method,
+    url: routes.revokeOwnCertificate.path,
+    schema: routes.revokeOwnCertificate.schema,
+    handler: async (request, reply) => {
+      const { certificate } = request.client!;
+      await store.revoke({ sha256: certificate.sha256, revokedAt: clock.now(), reason: "runtime request" });
+      await audit.record("certificate.revoked", certificate.runtimeId, {
+        sha256: certificate.sha256,
+        serial: certificate.serial,
+        by: "runtime",
+      });
+      return reply.code(201).send();
+    },
+  });
+}
