@@ -1,20 +1,44 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import t, { type Test } from "tap";
 import { runStoreConformance } from "../src/store/conformance.ts";
 import { isPostgresUrl, openStore } from "../src/store/open.ts";
 import { openPostgresStore } from "../src/store/postgres.ts";
 import { SQLITE_FILE, openSqliteStore } from "../src/store/sqlite.ts";
-import type { Store } from "../src/store/store.ts";
 import { freshPostgresDatabase } from "./helpers/postgres.ts";
 
 const T0 = new Date("2026-03-01T12:00:00Z");
+const OPEN_TS = new URL("../src/store/open.ts", import.meta.url).href;
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), "tether-store-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+function infoToken(hash: string) {
+  return {
+    hash,
+    purpose: "info" as const,
+    runtimeId: "rt",
+    createdAt: T0,
+    expiresAt: new Date(T0.getTime() + 600_000),
+    usedAt: null,
+  };
+}
+
+/** Runs `body` in a separate Node process with `store` opened on `dataDir`; its stdout is JSON. */
+async function inProcess(dataDir: string, body: string): Promise<unknown> {
+  const code = `import { openStore } from ${JSON.stringify(OPEN_TS)};
+const store = await openStore({ dataDir: ${JSON.stringify(dataDir)} });
+${body}
+await store.close();`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code]);
+  return JSON.parse(stdout || "null");
 }
 
 t.test("SQLite (in memory)", async (t) => {
@@ -27,80 +51,65 @@ t.test("SQLite (in memory)", async (t) => {
   });
 });
 
-t.test("SQLite (file, shared by two store instances)", async (t) => {
+t.test("SQLite (file; reopened as a second process or after a restart)", async (t) => {
   let dir = "";
   runStoreConformance(t, {
     open: async () => {
       dir = tempDir(t);
       return openStore({ dataDir: dir });
     },
-    second: () => openStore({ dataDir: dir }),
+    reopen: () => openStore({ dataDir: dir }),
   });
 });
 
-t.test("PostgreSQL (two pools stand in for two replicas)", async (t) => {
+t.test("PostgreSQL (reopened as a second pool: another replica, or after a restart)", async (t) => {
   let url = "";
   runStoreConformance(t, {
     open: async () => {
       url = await freshPostgresDatabase(t);
       return openStore({ url, dataDir: "/nonexistent" });
     },
-    second: () => openStore({ url, dataDir: "/nonexistent" }),
+    reopen: () => openStore({ url, dataDir: "/nonexistent" }),
   });
 });
 
-t.test("PostgreSQL: replicas starting at once migrate the schema exactly once", async (t) => {
+t.test("PostgreSQL: replicas starting at once on an empty database migrate it once", async (t) => {
   const url = await freshPostgresDatabase(t);
   const replicas = [1, 2, 3, 4].map(() => openPostgresStore(url, { max: 2 }));
   t.teardown(() => Promise.all(replicas.map((s) => s.close())));
   await t.resolves(Promise.all(replicas.map((s) => s.migrate())));
-  await replicas[0]!.putToken({
-    hash: "a".repeat(64),
-    purpose: "info",
-    runtimeId: "rt",
-    createdAt: T0,
-    expiresAt: new Date(T0.getTime() + 60_000),
-    usedAt: null,
-  });
+  await replicas[0]!.putToken(infoToken("a".repeat(64)));
   t.equal((await replicas[3]!.peekToken("a".repeat(64), "info", T0)).ok, true, "all replicas see one schema");
 });
 
-t.test("SQLite: nothing is lost across a restart, and the file is private", async (t) => {
+t.test("SQLite: three processes share one new file; each one-time token is won exactly once", async (t) => {
   const dir = tempDir(t);
-  const first: Store = await openStore({ dataDir: dir });
-  await first.createRuntime({
-    id: "rt-restart",
-    tenant: "acme",
-    group: "edge",
-    labels: {},
-    createdAt: T0,
-    lastSeenAt: null,
-    deletedAt: null,
-  });
-  await first.putToken({
-    hash: "b".repeat(64),
-    purpose: "info",
-    runtimeId: "rt-restart",
-    createdAt: T0,
-    expiresAt: new Date(T0.getTime() + 600_000),
-    usedAt: null,
-  });
-  await first.revoke({ sha256: "c".repeat(64), revokedAt: T0, reason: "admin" });
-  await first.appendAudit({ at: T0, type: "token.issued", runtimeId: "rt-restart", detail: {} });
-  await first.close();
-  t.equal(statSync(join(dir, SQLITE_FILE)).mode & 0o777, 0o600);
-
-  const second = await openStore({ dataDir: dir });
-  t.teardown(() => second.close());
-  t.equal((await second.getRuntime("rt-restart"))?.tenant, "acme");
-  t.equal(
-    (await second.consumeToken("b".repeat(64), "info", T0)).ok,
-    true,
-    "a token made before works once after",
+  await t.resolves(
+    Promise.all([1, 2, 3].map(() => inProcess(dir, ""))),
+    "processes opening a fresh file at once all migrate it",
   );
-  t.equal((await second.consumeToken("b".repeat(64), "info", T0)).ok, false);
-  t.equal((await second.getRevocation("c".repeat(64)))?.reason, "admin");
-  t.equal((await second.listAudit()).length, 1);
+  t.equal(statSync(join(dir, SQLITE_FILE)).mode & 0o777, 0o600, "the file is private");
+
+  const store = await openStore({ dataDir: dir });
+  t.teardown(() => store.close());
+  const hashes = Array.from({ length: 100 }, (_, i) => i.toString(16).padStart(64, "0"));
+  for (const hash of hashes) await store.putToken(infoToken(hash));
+  // Each process opens the store, says it is ready, and waits for "go": then all three walk the
+  // tokens in the same order, so that each token is contested by every process.
+  const race = `const { existsSync, writeFileSync } = await import("node:fs");
+writeFileSync(${JSON.stringify(join(dir, "ready-"))} + process.pid, "");
+while (!existsSync(${JSON.stringify(join(dir, "go"))})) await new Promise((resolve) => setTimeout(resolve, 2));
+const wins = [];
+for (const hash of ${JSON.stringify(hashes)}) {
+  if ((await store.consumeToken(hash, "info", new Date(${T0.getTime()}))).ok) wins.push(hash);
+}
+console.log(JSON.stringify(wins));`;
+  let exited = 0;
+  const processes = [1, 2, 3].map(() => inProcess(dir, race).finally(() => exited++));
+  while (exited === 0 && readdirSync(dir).filter((f) => f.startsWith("ready-")).length < 3) await sleep(10);
+  writeFileSync(join(dir, "go"), "");
+  const wins = (await Promise.all(processes)) as string[][];
+  t.same(wins.flat().sort(), hashes, "every token won once, by one process");
 });
 
 t.test("openStore picks the adapter from the URL and closes a store it cannot migrate", async (t) => {

@@ -9,8 +9,11 @@ import type { CertificateRecord, Runtime, Store, TokenPurpose, TokenRecord } fro
 export interface StoreFactory {
   /** A new, migrated store on an empty database. */
   open(): Promise<Store>;
-  /** A second store on the same database as the last `open()`: another process or replica. */
-  second?(): Promise<Store>;
+  /**
+   * Another store on the same database as the last `open()`: a second replica or process while the
+   * first is open, or the same hub after a restart once it is closed. Omit it for in-memory databases.
+   */
+  reopen?(): Promise<Store>;
 }
 
 const T0 = new Date("2026-03-01T12:00:00.123Z");
@@ -158,11 +161,11 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     );
   });
 
-  if (factory.second) {
-    const second = factory.second.bind(factory);
+  if (factory.reopen) {
+    const reopen = factory.reopen.bind(factory);
     t.test("tokens: two store instances on one database (two replicas), exactly one wins", async (t) => {
       const a = await use(t);
-      const b = await second();
+      const b = await reopen();
       t.teardown(() => b.close());
       const one = token("csr");
       await a.putToken(one);
@@ -170,6 +173,49 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
         Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).consumeToken(one.hash, "csr", at(1))),
       );
       t.equal(results.filter((r) => r.ok).length, 1);
+    });
+
+    t.test("migrate: replicas migrating at once all succeed", async (t) => {
+      await use(t);
+      const replicas = await Promise.all([reopen(), reopen(), reopen()]);
+      t.teardown(() => Promise.all(replicas.map((s) => s.close())));
+      await t.resolves(Promise.all(replicas.map((s) => s.migrate())));
+    });
+
+    t.test("nothing is lost on restart", async (t) => {
+      const first = await factory.open();
+      t.teardown(() => first.close());
+      const r = runtime(unique("rt"), { lastSeenAt: at(7) });
+      const unused = token("csr", { runtimeId: r.id });
+      const used = token("info", { runtimeId: r.id });
+      const cert = certificate(r.id);
+      const event = {
+        at: at(3),
+        type: "certificate.issued",
+        runtimeId: r.id,
+        detail: { serial: "01", n: 1 },
+      };
+      await first.createRuntime(r);
+      await first.putToken(unused);
+      await first.putToken(used);
+      await first.consumeToken(used.hash, "info", at(2));
+      await first.recordCertificate(cert);
+      await first.revoke({ sha256: cert.sha256, revokedAt: at(4), reason: "admin" });
+      await first.appendAudit(event);
+      await first.close();
+
+      const again = await reopen();
+      t.teardown(() => again.close());
+      t.same(await again.getRuntime(r.id), r);
+      t.same(await again.peekToken(unused.hash, "csr", at(5)), { ok: true, token: unused });
+      t.same(await again.consumeToken(used.hash, "info", at(5)), { ok: false, reason: "used" });
+      t.same(await again.getCertificate(cert.sha256), cert);
+      t.same(await again.getRevocation(cert.sha256), {
+        sha256: cert.sha256,
+        revokedAt: at(4),
+        reason: "admin",
+      });
+      t.same(await again.listAudit({ runtimeId: r.id }), [event]);
     });
   }
 

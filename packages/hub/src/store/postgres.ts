@@ -36,7 +36,11 @@ const MIGRATION_LOCK_KEY = 0x7e7e_0001;
 const UNIQUE_VIOLATION = "23505";
 
 export function openPostgresStore(url: string, options: { max?: number } = {}): PostgresStore {
-  return new PostgresStore(new pg.Pool({ connectionString: url, max: options.max ?? 10 }));
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  // An idle connection dropped by the server (restart, failover) is discarded by the pool; without a
+  // listener the 'error' event would crash the hub. The next query opens a new connection or fails.
+  pool.on("error", () => undefined);
+  return new PostgresStore(pool);
 }
 
 export class PostgresStore implements Store {
@@ -56,12 +60,13 @@ export class PostgresStore implements Store {
       await client.query("BEGIN");
       const result = await work(client);
       await client.query("COMMIT");
+      client.release();
       return result;
     } catch (error) {
-      await client.query("ROLLBACK");
+      // A connection that failed mid-transaction is not trusted again: the pool replaces it.
+      await client.query("ROLLBACK").catch(() => undefined);
+      client.release(true);
       throw error;
-    } finally {
-      client.release();
     }
   }
 

@@ -35,6 +35,8 @@ import type {
 import { DuplicateRuntimeError } from "./errors.ts";
 
 export const SQLITE_FILE = "tether-hub.db";
+/** How long a writer waits for another process's write lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
 
 /** Opens (creating 0600) `<dataDir>/tether-hub.db`, or an in-memory database for ":memory:". */
 export function openSqliteStore(dataDir: string): SqliteStore {
@@ -44,8 +46,9 @@ export function openSqliteStore(dataDir: string): SqliteStore {
   // Create the file ourselves so it is private from its first byte; it holds token hashes and the audit log.
   closeSync(openSync(file, "a", 0o600));
   chmodSync(file, 0o600);
-  const db = new DatabaseSync(file);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+  // The busy timeout is set on open, before the WAL switch, which itself may wait for another process.
+  const db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
+  db.exec("PRAGMA journal_mode = WAL");
   return new SqliteStore(db);
 }
 

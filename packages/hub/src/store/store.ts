@@ -3,7 +3,8 @@
  * embedded default) and PostgreSQL (shared by several hub replicas) — and both pass one conformance
  * suite (`conformance.ts`). Every method is atomic on its own; nothing here knows about HTTP.
  *
- * Hashes (token hashes, certificate SHA-256) are lower-case hex. Times are Dates (UTC).
+ * Hashes (token hashes, certificate SHA-256) are hex: the store lower-cases what it is given and
+ * returns lower case. Times are Dates (UTC) kept to the millisecond, so they round-trip exactly.
  */
 
 export type TokenPurpose = "info" | "csr" | "bootstrap" | "admin";
@@ -15,7 +16,7 @@ export interface TokenRecord {
   runtimeId: string;
   createdAt: Date;
   expiresAt: Date;
-  /** Set by the one successful `consumeToken`; always null for reusable (bootstrap) tokens. */
+  /** The `now` of the one successful `consumeToken`; always null for reusable (bootstrap, admin) tokens. */
   usedAt: Date | null;
 }
 
@@ -66,6 +67,12 @@ export interface AuditEvent {
 export type ConsumeResult =
   { ok: true; token: TokenRecord } | { ok: false; reason: "unknown" | "expired" | "used" | "wrong-purpose" };
 
+/**
+ * Token checks take the instant to judge expiry at as `now`: a token is valid while `expiresAt > now`.
+ * The store applies no leeway of its own; callers apply the 60 s clock leeway of SPEC §2.4 by passing
+ * a `now` that far in the past (tokens.ts), so every replica judges a token alike. Failures are
+ * reported in this order: unknown, wrong-purpose, used, expired.
+ */
 export interface Store {
   /** Creates or upgrades the schema; idempotent and safe when several replicas call it at once. */
   migrate(): Promise<void>;
@@ -73,13 +80,20 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
+  /** Throws `DuplicateRuntimeError` (errors.ts) if the id exists, deleted or not: ids are never reused. */
   createRuntime(runtime: Runtime): Promise<void>;
   getRuntime(id: string): Promise<Runtime | undefined>;
+  /** Every runtime, deleted ones included, oldest first. */
   listRuntimes(): Promise<Runtime[]>;
+  /** Records `at` as `lastSeenAt`; nothing happens for an unknown id. */
   touchRuntime(id: string, at: Date): Promise<void>;
-  /** Marks the runtime deleted and revokes every certificate recorded for it, in one transaction. */
+  /**
+   * Marks the runtime deleted and revokes every certificate recorded for it ("runtime deleted"; earlier
+   * revocations are kept), in one transaction. False if it is unknown or already deleted.
+   */
   deleteRuntime(id: string, at: Date): Promise<boolean>;
 
+  /** Stores a new token; its hash must be new. */
   putToken(token: TokenRecord): Promise<void>;
   /**
    * Looks a token up without using it: valid for `purpose` at `now`, or why not. Used to check a
@@ -88,19 +102,23 @@ export interface Store {
   peekToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult>;
   /**
    * Uses a one-time token: exactly one call per token can ever return ok, across every replica
-   * sharing the store and under any concurrency. Reusable (bootstrap) tokens are only checked.
+   * sharing the store and under any concurrency; the winner's record carries `usedAt = now`.
+   * Reusable (bootstrap, admin) tokens are only checked, exactly like `peekToken`.
    */
   consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult>;
 
   recordCertificate(cert: CertificateRecord): Promise<void>;
   getCertificate(sha256: string): Promise<CertificateRecord | undefined>;
+  /** Oldest issued first. */
   listCertificates(runtimeId: string): Promise<CertificateRecord[]>;
 
   /** Idempotent; works for hashes the store never issued (Kyma semantics). Returns false if already revoked. */
   revoke(revocation: Revocation): Promise<boolean>;
   getRevocation(sha256: string): Promise<Revocation | undefined>;
+  /** Oldest first; with a runtime id, only revocations of certificates recorded for that runtime. */
   listRevocations(runtimeId?: string): Promise<Revocation[]>;
 
   appendAudit(event: AuditEvent): Promise<void>;
+  /** Newest first; `limit` defaults to 1000. */
   listAudit(filter?: { runtimeId?: string; type?: string; limit?: number }): Promise<AuditEvent[]>;
 }
