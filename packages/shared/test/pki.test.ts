@@ -128,6 +128,33 @@ t.test("bad CSRs are refused with codes and clear messages", async (t) => {
   t.equal(weak.keyAlgorithm, "rsa1024");
   t.throws(() => checkKeyAllowed(weak, "rsa2048"), isPkiError("weak-key", /rsa1024/));
 
+  // Keys outside the allow-list: P-521 in a CSR, and as a CA key.
+  openssl(
+    [
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-521",
+      "-nodes",
+      "-keyout",
+      "p521.key",
+      "-subj",
+      SUBJ,
+      "-out",
+      "p521.csr",
+    ],
+    dir,
+  );
+  await t.rejects(
+    parseCsr(readFileSync(join(dir, "p521.csr"), "utf8")),
+    isPkiError("key-not-allowed", /ecdsa-p521/),
+  );
+  await t.rejects(
+    importPrivateKeyPem(readFileSync(join(dir, "p521.key"), "utf8")),
+    isPkiError("key-not-allowed"),
+  );
   await t.rejects(parseCsr("not a pem at all"), isPkiError("bad-pem"));
   await t.rejects(parseCsr(good.replace("CERTIFICATE REQUEST", "CERTIFICATE")), isPkiError("bad-pem"));
   await t.rejects(parseCsr(good.replace(/\n[A-Za-z0-9+/]{10}/, "\n!!!!!!!!!!")), isPkiError("bad-pem"));

@@ -125,8 +125,3 @@ export function describeKey(key: KeyObject): { algorithm: string; bits?: number 
       return { algorithm: key.asymmetricKeyType ?? "unknown" };
   }
 }
-
-/** The public key as SPKI DER, to compare keys byte for byte. */
-export async function spkiOf(key: CryptoKey): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.exportKey("spki", key));
-}

@@ -4,8 +4,6 @@ import { PkiError } from "./errors.ts";
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-export const BASE64_ERROR = ErrorMessages.invalidBase64;
-
 /** Every PEM block in `text`, each normalised to 64-column lines and a trailing newline. */
 export function splitPemBundle(text: string): string[] {
   const blocks: string[] = [];
@@ -52,7 +50,7 @@ export function encodeBase64Pem(pem: string): string {
  * turn garbage into an empty or truncated CSR instead of the error SPEC §2.2 asks for.
  */
 export function decodeBase64Pem(text: string): string {
-  if (text === "" || !STRICT_BASE64.test(text)) throw new PkiError("bad-base64", BASE64_ERROR);
+  if (text === "" || !STRICT_BASE64.test(text)) throw new PkiError("bad-base64", ErrorMessages.invalidBase64);
   return Buffer.from(text, "base64").toString("utf8");
 }
 

@@ -1,5 +1,5 @@
 import { PkiError } from "./errors.ts";
-import { x509 } from "./x509.ts";
+import type { x509 } from "./x509.ts";
 
 /** The six fields of a runtime's certificate subject (Kyma: O tenant, OU group, CN runtime id). */
 export interface Subject {
@@ -57,30 +57,20 @@ export function parseSubject(text: string): Subject {
   return found as Subject;
 }
 
-/** The X.500 name of a subject, with one attribute per RDN. */
-export function subjectToName(s: Subject): x509.Name {
-  return new x509.Name(NAME_ORDER.map((field) => ({ [field]: [s[field]] })));
-}
-
 /**
  * The Subject in an X.500 name. A field that is absent reads as "", one that appears more than once
  * as its values joined by "," so that it can never equal a valid expected value.
  */
-export function nameToSubject(name: x509.Name): Subject {
+export function subjectOf(name: x509.Name): Subject {
   const read = (field: Field) => name.getField(field).join(",");
   return { CN: read("CN"), O: read("O"), OU: read("OU"), L: read("L"), ST: read("ST"), C: read("C") };
 }
 
 export { subjectFields, type SubjectField } from "../contract/errors.ts";
 
-/** Alias of subjectToName in x509's JSON form, for the certificate and CSR generators. */
+/** The X.500 name of a subject, one attribute per RDN, for the certificate and CSR generators. */
 export function subjectToJsonName(s: Subject): x509.JsonName {
-  return subjectToName(s).toJSON();
-}
-
-/** The Subject of a CSR or certificate name (see nameToSubject for absent and repeated fields). */
-export function subjectOf(name: x509.Name): Subject {
-  return nameToSubject(name);
+  return NAME_ORDER.map((field) => ({ [field]: [s[field]] }));
 }
 
 /** Every value of each field, so that a policy check can tell "absent" and "repeated" from a match. */
