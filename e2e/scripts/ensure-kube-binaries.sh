@@ -21,8 +21,10 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_install() {
   local step="$1"; shift
   say "step $step: installing Debian package(s) $*"
-  as_root apt-get update -qq >&2 || fail "$step" "apt-get update failed (is the Debian mirror reachable?)"
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2 || fail "$step" "apt-get install $* failed"
+  # 9>&-: a service the package starts must not inherit (and so hold) this script's lock.
+  as_root apt-get update -qq >&2 9>&- || fail "$step" "apt-get update failed (is the Debian mirror reachable?)"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2 9>&- \
+    || fail "$step" "apt-get install $* failed"
 }
 
 ensure_etcd() {
@@ -121,6 +123,14 @@ ensure_kube_apiserver() {
   say "step kube-apiserver: built $KUBE_APISERVER_BIN"
 }
 
+# tap runs test files in parallel and each may call this script: one installs or builds, the others
+# wait for it and then find everything in place.
+mkdir -p "$CACHE_DIR/kube"
+exec 9>"$CACHE_DIR/kube/.lock"
+if ! flock -n 9; then
+  say "waiting for another ensure-kube-binaries.sh to finish"
+  flock 9
+fi
 ensure_etcd
 ensure_kube_apiserver
 printf 'ETCD_BIN=%s\nKUBE_APISERVER_BIN=%s\n' "$ETCD_BIN" "$KUBE_APISERVER_BIN"
