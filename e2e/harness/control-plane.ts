@@ -10,6 +10,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureKubeBinaries } from "./binaries.ts";
+import type { KubeBinaries } from "./binaries.ts";
 import { onAbnormalExit, removePath, startWatchdog } from "./cleanup.ts";
 import { tokenKubeconfig } from "./kubeconfig.ts";
 import { runKubectl } from "./kubectl.ts";
@@ -71,11 +72,29 @@ function defaultBaseDir(): string {
   return tmpdir();
 }
 
+/** Free ports are released before etcd and kube-apiserver bind them: a parallel test file may take one first. */
+const portConflictAttempts = 3;
+
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const started = performance.now();
   const binaries = await ensureKubeBinaries();
   const binariesMs = performance.now() - started;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts, binaries, started, binariesMs);
+    } catch (error) {
+      const conflict = /address already in use/.test(String(error));
+      if (!conflict || attempt >= portConflictAttempts) throw error;
+    }
+  }
+}
 
+async function startOnce(
+  opts: ControlPlaneOptions,
+  binaries: KubeBinaries,
+  started: number,
+  binariesMs: number,
+): Promise<ControlPlane> {
   const dir = await mkdtemp(join(opts.baseDir ?? defaultBaseDir(), "tether-control-plane-"));
   const unregisterDir = onAbnormalExit(() => removePath(dir));
   const processes: ManagedProcess[] = [];
