@@ -1,0 +1,485 @@
+/**
+ * The external runtime API over real TLS sockets with undici, as a Kyma client or the spoke calls it:
+ * the whole flow, every error row of SPEC §2.2 with its exact status and body, mTLS refusals on every
+ * mTLS route, one-time tokens under concurrency, and tokens kept out of the logs.
+ */
+import t from "tap";
+import {
+  ErrorMessages,
+  type CertificatesResponse,
+  type CsrInfo,
+  type ManagementInfo,
+} from "@tether/shared/contract";
+import {
+  certificateInfo,
+  createCsr,
+  decodeBase64Pem,
+  derToPem,
+  encodeBase64Pem,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  issueCertificate,
+  parseCsr,
+  parseSubject,
+  pemToDer,
+  splitPemBundle,
+  verifyChain,
+  type KeyPair,
+  type Subject,
+} from "@tether/shared/pki";
+import type { Dispatcher } from "undici";
+import { parse as parseYaml } from "yaml";
+import {
+  adminHeaders,
+  call,
+  createToken,
+  csrBody,
+  csrInfo,
+  enrol,
+  mtlsAgent,
+  newKeyring,
+  startHub,
+  type TestHub,
+} from "./helpers/hub.ts";
+
+const MANAGEMENT = "/v1/runtimes/management/info";
+const RENEWALS = "/v1/runtimes/certificates/renewals";
+const REVOCATIONS = "/v1/runtimes/certificates/revocations";
+
+const error = (code: number, message: string) => ({ code, error: message });
+
+/** Calls the three mTLS routes with `dispatcher` and returns their answers. */
+async function mtlsRoutes(hub: TestHub, dispatcher: Dispatcher, body: { csr: string }) {
+  return {
+    info: await call(hub.publicUrl + MANAGEMENT, { dispatcher }),
+    renewal: await call(hub.publicUrl + RENEWALS, { dispatcher, json: body }),
+    revocation: await call(hub.publicUrl + REVOCATIONS, { dispatcher, method: "POST" }),
+  };
+}
+
+t.test("the whole runtime flow with undici over mTLS", async (t) => {
+  const hub = await startHub(t);
+  const { url, token } = await createToken(hub, { tenant: "acme", group: "prod" });
+  t.match(url, new RegExp(`^${hub.publicUrl}/v1/runtimes/signingRequests/info\\?token=`));
+
+  const info = await csrInfo(hub, url);
+  t.same(Object.keys(info).sort(), ["api", "certificate", "csrUrl"]);
+  t.same(Object.keys(info.api).sort(), ["certificatesUrl", "infoUrl"], "no metadataUrl/eventsUrl keys");
+  t.equal(info.api.infoUrl, hub.publicUrl + MANAGEMENT);
+  t.equal(info.api.certificatesUrl, `${hub.publicUrl}/v1/runtimes/certificates`);
+  t.match(info.csrUrl, new RegExp(`^${hub.publicUrl}/v1/runtimes/certificates\\?token=`));
+  t.notOk(info.csrUrl.includes(token), "the csr token is a new one");
+  t.match(info.certificate.subject, /^O=acme,OU=prod,L=Berlin,ST=Berlin,C=DE,CN=[0-9a-f-]{36}$/);
+  t.same({ ...info.certificate, subject: "" }, { subject: "", extensions: "", "key-algorithm": "rsa2048" });
+
+  const subject = parseSubject(info.certificate.subject);
+  const key = await generateKeyPair("rsa2048");
+  const issued = await call<CertificatesResponse>(info.csrUrl, {
+    dispatcher: hub.agent,
+    json: await csrBody(key, subject),
+  });
+  t.equal(issued.status, 201);
+  t.same(Object.keys(issued.body).sort(), ["caCrt", "clientCrt", "crt"]);
+  const crt = splitPemBundle(decodeBase64Pem(issued.body.crt));
+  t.equal(crt.length, 2, "crt holds the leaf and the issuing CA, nothing more");
+  t.equal(crt[0], decodeBase64Pem(issued.body.clientCrt));
+  t.equal(crt[1], decodeBase64Pem(issued.body.caCrt));
+  t.equal(decodeBase64Pem(issued.body.caCrt), hub.keyring.active.certPem);
+  const leaf = certificateInfo(crt[0]!);
+  t.same(leaf.subject, subject);
+  t.ok((await verifyChain(crt[0]!, hub.keyring, hub.clock.now())).ok);
+  const record = await hub.store.getCertificate(leaf.sha256);
+  t.equal(record?.kind, "initial");
+  t.equal(record?.runtimeId, subject.CN);
+
+  const agent = mtlsAgent(t, hub, decodeBase64Pem(issued.body.crt), await exportPrivateKeyPem(key));
+  const management = await call<ManagementInfo>(info.api.infoUrl, { dispatcher: agent });
+  t.equal(management.status, 200);
+  t.same(management.body, {
+    clientIdentity: { tenant: "acme", group: "prod", runtimeId: subject.CN },
+    urls: { renewCertUrl: hub.publicUrl + RENEWALS, revokeCertUrl: hub.publicUrl + REVOCATIONS },
+    certificate: info.certificate,
+  });
+
+  const renewKey = await generateKeyPair("ecdsa-p256");
+  const renewed = await call<CertificatesResponse>(management.body.urls.renewCertUrl, {
+    dispatcher: agent,
+    json: await csrBody(renewKey, subject),
+  });
+  t.equal(renewed.status, 201);
+  const renewedLeaf = certificateInfo(decodeBase64Pem(renewed.body.clientCrt));
+  t.same(renewedLeaf.subject, subject, "renewal keeps the subject");
+  t.not(renewedLeaf.serial, leaf.serial, "and gets a new serial");
+  t.equal((await hub.store.getCertificate(renewedLeaf.sha256))?.kind, "renewal");
+  t.equal(
+    (await call(info.api.infoUrl, { dispatcher: agent })).status,
+    200,
+    "the old certificate stays valid",
+  );
+
+  const revoked = await call(management.body.urls.revokeCertUrl, { dispatcher: agent, method: "POST" });
+  t.equal(revoked.status, 201);
+  t.equal(revoked.text, "", "empty body");
+  const after = await mtlsRoutes(hub, agent, await csrBody(renewKey, subject));
+  for (const [route, answer] of Object.entries(after)) {
+    t.same(
+      [answer.status, answer.body],
+      [403, error(403, ErrorMessages.certificateRevoked)],
+      `revoked: ${route}`,
+    );
+  }
+  const renewedAgent = mtlsAgent(
+    t,
+    hub,
+    decodeBase64Pem(renewed.body.crt),
+    await exportPrivateKeyPem(renewKey),
+  );
+  t.equal(
+    (await call(info.api.infoUrl, { dispatcher: renewedAgent })).status,
+    200,
+    "the renewed one still works",
+  );
+
+  const audit = (await hub.store.listAudit({ runtimeId: subject.CN })).map((e) => e.type);
+  for (const type of [
+    "token.issued",
+    "token.used",
+    "certificate.issued",
+    "certificate.renewed",
+    "certificate.revoked",
+  ]) {
+    t.ok(audit.includes(type), `audited: ${type}`);
+  }
+});
+
+t.test("token errors: exact status and body", async (t) => {
+  const hub = await startHub(t);
+  const infoPath = `${hub.publicUrl}/v1/runtimes/signingRequests/info`;
+  const certPath = `${hub.publicUrl}/v1/runtimes/certificates`;
+  const invalid = error(403, ErrorMessages.invalidToken);
+  const get = (url: string, headers?: Record<string, string>) =>
+    call(url, { dispatcher: hub.agent, headers });
+  const post = (url: string, json: unknown = { csr: "" }) => call(url, { dispatcher: hub.agent, json });
+
+  t.same((await get(infoPath)).body, error(403, ErrorMessages.tokenNotProvided), "info without token");
+  t.same((await get(`${infoPath}?token=`)).body, error(403, ErrorMessages.tokenNotProvided), "empty token");
+  t.same(
+    (await post(certPath)).body,
+    error(403, ErrorMessages.tokenNotProvided),
+    "certificates without token",
+  );
+  t.same(
+    (await post(certPath, undefined)).body,
+    error(403, ErrorMessages.tokenNotProvided),
+    "no body either",
+  );
+  t.same((await get(`${infoPath}?token=nope`)).body, invalid, "unknown");
+  t.same((await post(`${certPath}?token=nope`)).body, invalid, "unknown csr token");
+
+  const { url, token } = await createToken(hub);
+  t.same((await post(`${certPath}?token=${token}`)).body, invalid, "info token at the certificates route");
+  const info = await csrInfo(hub, url);
+  t.same((await get(url)).body, invalid, "info token used twice");
+  const csrToken = new URL(info.csrUrl).searchParams.get("token")!;
+  t.same((await get(`${infoPath}?token=${csrToken}`)).body, invalid, "csr token at the info route");
+  t.same((await get(infoPath, { authorization: `Bearer ${csrToken}` })).body, invalid, "csr token as bearer");
+
+  const expiring = await createToken(hub, { ttl: "2m" });
+  hub.clock.set(hub.clock.now().getTime() + 150_000);
+  t.equal((await get(expiring.url)).status, 200, "within the 60 s leeway after expiry");
+  const expired = await createToken(hub, { ttl: "2m" });
+  hub.clock.set(hub.clock.now().getTime() + 181_000);
+  t.same((await get(expired.url)).body, invalid, "expired beyond the leeway");
+  const csrExpiry = await csrInfo(hub, (await createToken(hub)).url);
+  hub.clock.set(hub.clock.now().getTime() + 11 * 60_000 + 1000);
+  t.same((await post(csrExpiry.csrUrl, { csr: "x" })).body, invalid, "expired csr token");
+});
+
+t.test("bad CSRs: exact messages, and the token survives them", async (t) => {
+  const hub = await startHub(t);
+  const { url } = await createToken(hub);
+  const info = await csrInfo(hub, url);
+  const subject = parseSubject(info.certificate.subject);
+  const key = await generateKeyPair("ecdsa-p256");
+  const post = (body: unknown) => call(info.csrUrl, { dispatcher: hub.agent, json: body });
+  const expect400 = async (body: unknown, message: string | RegExp, what: string) => {
+    const answer = await post(body);
+    t.equal(answer.status, 400, what);
+    if (typeof message === "string") t.same(answer.body, error(400, message), what);
+    else t.match(answer.body, { code: 400, error: message }, what);
+  };
+  const csrOf = async (s: Subject, k: KeyPair = key) => encodeBase64Pem(await createCsr(k, s));
+
+  await expect400({ csr: "not base64!" }, ErrorMessages.invalidBase64, "not base64");
+  await expect400({ csr: "" }, ErrorMessages.invalidBase64, "empty");
+  await expect400({ csr: encodeBase64Pem("hello") }, ErrorMessages.csrNotPem, "not PEM");
+  await expect400(
+    {
+      csr: encodeBase64Pem("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"),
+    },
+    ErrorMessages.csrUnparsable,
+    "unparsable",
+  );
+  const der = pemToDer(await createCsr(key, subject));
+  der[der.length - 1] ^= 0xff;
+  await expect400(
+    { csr: encodeBase64Pem(derToPem(der, "CERTIFICATE REQUEST")) },
+    ErrorMessages.csrBadSignature,
+    "bad signature",
+  );
+  const fields: [keyof Subject, string][] = [
+    ["CN", ErrorMessages.invalidCommonName],
+    ["C", ErrorMessages.invalidCountry],
+    ["O", ErrorMessages.invalidOrganization],
+    ["OU", ErrorMessages.invalidOrganizationalUnit],
+    ["L", ErrorMessages.invalidLocality],
+    ["ST", ErrorMessages.invalidProvince],
+  ];
+  for (const [field, message] of fields) {
+    await expect400({ csr: await csrOf({ ...subject, [field]: "other" }) }, message, `wrong ${field}`);
+  }
+  await expect400(
+    { csr: await csrOf({ ...subject, CN: "other", C: "XX" }) },
+    ErrorMessages.invalidCommonName,
+    "CN first",
+  );
+  const weak = await rsaKey(1024);
+  await expect400(
+    { csr: await csrOf(subject, weak) },
+    /^CSR: The key algorithm or key size is not allowed\. .*rsa1024/,
+    "RSA 1024",
+  );
+  await expect400(
+    { csr: await csrOf(subject, await p521Key()) },
+    /^CSR: The key algorithm or key size is not allowed\./,
+    "P-521",
+  );
+  await expect400({}, /csr/, "no csr field");
+
+  const good = await post({ csr: await csrOf(subject) });
+  t.equal(good.status, 201, "the token was not burnt by any refusal");
+  t.same(
+    (await post({ csr: await csrOf(subject) })).body,
+    error(403, ErrorMessages.invalidToken),
+    "replay refused",
+  );
+  const rejections = await hub.store.listAudit({ type: "certificate.refused" });
+  t.ok(rejections.length >= 12, "refusals audited");
+});
+
+async function rsaKey(bits: number): Promise<KeyPair> {
+  const pair = (await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: bits,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  )) as CryptoKeyPair;
+  return { algorithm: "rsa2048", privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+async function p521Key(): Promise<KeyPair> {
+  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-521" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
+  return { algorithm: "ecdsa-p384", privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+t.test("keys at least as strong as the advertised one are accepted", async (t) => {
+  const hub = await startHub(t, { flags: ["--key-algorithm", "rsa3072"] });
+  for (const algorithm of ["rsa3072", "ecdsa-p256", "ecdsa-p384", "ed25519"] as const) {
+    const enrolled = await enrol(t, hub, { algorithm });
+    t.equal(enrolled.info.certificate["key-algorithm"], "rsa3072");
+    t.equal((await call(hub.publicUrl + MANAGEMENT, { dispatcher: enrolled.agent })).status, 200, algorithm);
+  }
+  const { url } = await createToken(hub);
+  const info = await csrInfo(hub, url);
+  const answer = await call(info.csrUrl, {
+    dispatcher: hub.agent,
+    json: await csrBody(await generateKeyPair("rsa2048"), parseSubject(info.certificate.subject)),
+  });
+  t.match(answer.body, { code: 400, error: /not allowed.*requires rsa3072/ }, "weaker than advertised");
+});
+
+t.test("client certificates refused on every mTLS route", async (t) => {
+  const hub = await startHub(t);
+  const enrolled = await enrol(t, hub);
+  const body = await csrBody(enrolled.key, enrolled.subject);
+  const expectAll = async (dispatcher: Dispatcher, message: string, what: string) => {
+    for (const [route, answer] of Object.entries(await mtlsRoutes(hub, dispatcher, body))) {
+      t.same([answer.status, answer.body], [403, error(403, message)], `${what}: ${route}`);
+    }
+  };
+  await expectAll(hub.agent, ErrorMessages.clientCertificateRequired, "no certificate");
+
+  const other = await newKeyring("another CA");
+  const foreign = await issueCertificate({
+    csr: await parseCsr(await createCsr(enrolled.key, enrolled.subject)),
+    ca: other.active,
+    validityMs: 86_400_000,
+    clock: hub.clock,
+  });
+  await expectAll(
+    mtlsAgent(t, hub, foreign.pem, enrolled.keyPem),
+    ErrorMessages.untrustedCertificate,
+    "another CA",
+  );
+
+  const unknown = await issueCertificate({
+    csr: await parseCsr(await createCsr(enrolled.key, enrolled.subject)),
+    ca: hub.keyring.active,
+    validityMs: 86_400_000,
+    clock: hub.clock,
+  });
+  await expectAll(
+    mtlsAgent(t, hub, unknown.pem, enrolled.keyPem),
+    ErrorMessages.unknownCertificate,
+    "never recorded",
+  );
+
+  hub.clock.set(hub.clock.now().getTime() + 31 * 86_400_000);
+  await expectAll(enrolled.agent, ErrorMessages.expiredCertificate, "expired (fake clock)");
+});
+
+t.test("50 concurrent requests carrying one token: exactly one succeeds", async (t) => {
+  const hub = await startHub(t);
+  const statuses = async (requests: Promise<{ status: number; body: unknown }>[]) => {
+    const answers = await Promise.all(requests);
+    const ok = answers.filter((a) => a.status < 300).length;
+    const refused = answers.filter(
+      (a) => a.status === 403 && (a.body as { error: string }).error === ErrorMessages.invalidToken,
+    );
+    return { ok, refused: refused.length };
+  };
+  const { url } = await createToken(hub);
+  t.same(
+    await statuses(Array.from({ length: 50 }, () => call(url, { dispatcher: hub.agent }))),
+    { ok: 1, refused: 49 },
+    "info",
+  );
+
+  const info = await csrInfo(hub, (await createToken(hub)).url);
+  const body = await csrBody(await generateKeyPair("ecdsa-p256"), parseSubject(info.certificate.subject));
+  const result = await statuses(
+    Array.from({ length: 50 }, () => call(info.csrUrl, { dispatcher: hub.agent, json: body })),
+  );
+  t.same(result, { ok: 1, refused: 49 }, "certificates");
+  const runtimeId = parseSubject(info.certificate.subject).CN;
+  t.equal((await hub.store.listCertificates(runtimeId)).length, 1, "one certificate recorded");
+});
+
+t.test("bootstrap tokens: reusable until expiry, audited each use, refused elsewhere", async (t) => {
+  const hub = await startHub(t);
+  const created = await call(`${hub.internalUrl}/v1/runtimes/cluster-7/bootstrap-kubeconfig`, {
+    headers: adminHeaders(hub, { tenant: "acme", group: "edge" }),
+    json: { ttl: "1h" },
+  });
+  t.equal(created.status, 200);
+  t.match(created.headers["content-type"], /yaml/);
+  const kubeconfig = parseYaml(created.text) as {
+    clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
+    users: { user: { token: string } }[];
+  };
+  t.equal(kubeconfig.clusters[0]?.cluster.server, hub.publicUrl);
+  t.equal(
+    Buffer.from(kubeconfig.clusters[0]!.cluster["certificate-authority-data"], "base64").toString(),
+    hub.caPem,
+  );
+  const bootstrap = kubeconfig.users[0]!.user.token;
+  const infoPath = `${hub.publicUrl}/v1/runtimes/signingRequests/info`;
+  for (let i = 0; i < 2; i++) {
+    const answer = await call<CsrInfo>(infoPath, {
+      dispatcher: hub.agent,
+      headers: { authorization: `Bearer ${bootstrap}` },
+    });
+    t.equal(answer.status, 200, `bootstrap use ${i + 1}`);
+    t.match(answer.body.certificate.subject, /^O=acme,OU=edge,.*CN=cluster-7$/);
+  }
+  const uses = await hub.store.listAudit({ runtimeId: "cluster-7", type: "token.used" });
+  t.equal(uses.filter((e) => e.detail.purpose === "bootstrap").length, 2, "each use audited");
+  t.same(
+    (await call(`${infoPath}?token=${bootstrap}`, { dispatcher: hub.agent })).body,
+    error(403, ErrorMessages.invalidToken),
+  );
+  hub.clock.set(hub.clock.now().getTime() + 3_600_000 + 61_000);
+  const late = await call(infoPath, {
+    dispatcher: hub.agent,
+    headers: { authorization: `Bearer ${bootstrap}` },
+  });
+  t.same(late.body, error(403, ErrorMessages.invalidToken), "expired");
+});
+
+t.test("a deleted runtime can no longer enrol", async (t) => {
+  const hub = await startHub(t);
+  const { url } = await createToken(hub, { runtime: "doomed" });
+  t.equal(
+    (await call(`${hub.internalUrl}/v1/runtimes/doomed`, { method: "DELETE", headers: adminHeaders(hub) }))
+      .status,
+    204,
+  );
+  t.same((await call(url, { dispatcher: hub.agent })).body, error(403, ErrorMessages.invalidToken));
+});
+
+t.test("body limit, rate limit, 404 and the OpenAPI document", async (t) => {
+  const hub = await startHub(t, { flags: ["--rate-limit", "3", "--body-limit", "1KiB"] });
+  const big = await call(`${hub.publicUrl}/v1/runtimes/certificates?token=x`, {
+    dispatcher: hub.agent,
+    json: { csr: "A".repeat(2048) },
+  });
+  t.same([big.status, big.body], [413, error(413, ErrorMessages.bodyTooLarge)]);
+  const infoPath = `${hub.publicUrl}/v1/runtimes/signingRequests/info?token=x`;
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await call(infoPath, { dispatcher: hub.agent }));
+  t.same(
+    answers.map((a) => a.status),
+    [403, 403, 403, 429],
+  );
+  t.same(answers[3]?.body, error(429, ErrorMessages.rateLimited));
+  t.same(
+    (await call(`${hub.publicUrl}/v1/nothing?token=secret`, { dispatcher: hub.agent })).body,
+    error(404, "Route GET /v1/nothing not found."),
+  );
+
+  const root = await call(`${hub.publicUrl}/v1`, { dispatcher: hub.agent });
+  t.equal(root.status, 301);
+  t.equal(root.headers.location, "/v1/api.yaml");
+  const document = await call(`${hub.publicUrl}/v1/api.yaml`, { dispatcher: hub.agent });
+  t.equal(document.status, 200);
+  const openapi = parseYaml(document.text) as {
+    openapi: string;
+    paths: Record<string, Record<string, unknown>>;
+  };
+  t.equal(openapi.openapi, "3.0.3");
+  for (const path of [
+    "/v1/runtimes/signingRequests/info",
+    "/v1/runtimes/certificates",
+    MANAGEMENT,
+    RENEWALS,
+    REVOCATIONS,
+  ]) {
+    t.ok(openapi.paths[path], `documented: ${path}`);
+  }
+  t.ok(openapi.paths["/v1/runtimes/certificates"]?.post, "with methods");
+});
+
+t.test("tokens never reach a log line", async (t) => {
+  const hub = await startHub(t);
+  const seen: string[] = [];
+  const { url, token } = await createToken(hub);
+  seen.push(token);
+  const info = await csrInfo(hub, url);
+  seen.push(new URL(info.csrUrl).searchParams.get("token")!);
+  await call(url, { dispatcher: hub.agent });
+  await call(info.csrUrl, { dispatcher: hub.agent, json: { csr: "!" } });
+  await call(`${hub.publicUrl}/v1/runtimes/signingRequests/info`, {
+    dispatcher: hub.agent,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const logs = hub.logs.join("");
+  t.ok(logs.includes("token=[redacted]"), "URLs are logged with the token replaced");
+  for (const secret of [...seen, hub.adminToken]) t.notOk(logs.includes(secret), "no token in the logs");
+});
