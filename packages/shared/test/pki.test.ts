@@ -404,6 +404,19 @@ t.test("serials, validity window and the issued facts", async (t) => {
   t.equal(serials.size, 20, "serials are distinct");
 });
 
+t.test("a leaf never outlives its CA; an expired CA signs nothing", async (t) => {
+  const clock = new FakeClock("2026-03-01T12:00:00Z");
+  const { certPem, keyPem } = await createSelfSignedCa({ commonName: "short", validityMs: 10 * DAY, clock });
+  const ca = await loadCa(certPem, keyPem);
+  const csr = await csrFor("ecdsa-p256");
+  const issued = await issueCertificate({ csr, ca, validityMs: 30 * DAY, clock });
+  t.same(issued.notAfter, ca.cert.notAfter, "notAfter cut to the CA's");
+  await clock.advance(11 * DAY);
+  await t.rejects(issueCertificate({ csr, ca, validityMs: DAY, clock }), isPkiError("bad-ca"));
+  const late = await verifyChain(issued.pem, createKeyring(ca), new Date(ca.cert.notAfter.getTime() - 1000));
+  t.ok(late.ok, "valid until the CA's last second");
+});
+
 t.test("verifyChain: trusted, other CA, expired, not yet valid, CA dropped from the keyring", async (t) => {
   const clock = new FakeClock("2026-03-01T12:00:00Z");
   const ca = await makeCa("ecdsa-p256", clock, "tether CA one");
