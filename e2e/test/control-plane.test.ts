@@ -8,7 +8,13 @@ import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { ensureKubeBinaries, sharedControlPlane, startControlPlane, startProcess } from "@tether/e2e/harness";
+import {
+  ensureKubeBinaries,
+  sharedControlPlane,
+  spokeCrdDir,
+  startControlPlane,
+  startProcess,
+} from "@tether/e2e/harness";
 import type { ControlPlane, StartTimings } from "@tether/e2e/harness";
 
 function seconds(ms: number): string {
@@ -63,6 +69,10 @@ t.test("kubectl talks to the API server", async (t) => {
 t.test("the spoke's CRDs from charts/ are established and round-trip", async (t) => {
   const names = await plane.installCrds();
   t.same(names.sort(), ["centralconnections.tether.dev", "certificaterequests.tether.dev"]);
+  // apply() takes a path too; applying the same CRD again changes nothing.
+  const again = await plane.apply(join(spokeCrdDir, "certificaterequests.tether.dev.yaml"));
+  t.match(again, /certificaterequests\.tether\.dev unchanged/);
+  await plane.waitForCrdsEstablished(names);
   const resources = (await plane.kubectl(["api-resources", "--api-group=tether.dev"])).stdout;
   t.match(resources, /^certificaterequests\s+tcr\s+tether\.dev\/v1alpha1\s+false\s+CertificateRequest$/m);
   t.match(resources, /^centralconnections\s+tcc\s+tether\.dev\/v1alpha1\s+false\s+CentralConnection$/m);
@@ -281,6 +291,14 @@ t.test("RBAC: a service account gets what its Role grants and nothing else", asy
     ).stdout.trim(),
     "yes",
   );
+  const byAccount = { asServiceAccount: { namespace: "rbac-test", name: "agent" }, allowFailure: true };
+  t.equal((await plane.kubectl(["auth", "can-i", "list", "secrets", "-n", "rbac-test"], byAccount)).code, 0);
+  const secondKubeconfig = await plane.serviceAccountKubeconfig("rbac-test", "agent");
+  const denied = await plane.kubectl(["get", "secrets", "-n", "rbac-other"], {
+    kubeconfig: secondKubeconfig,
+    allowFailure: true,
+  });
+  t.match(denied.stderr, /forbidden/, "a fresh token kubeconfig is the same account");
   const canI = async (...args: string[]): Promise<string> =>
     (await plane.kubectl(["auth", "can-i", ...args], impersonated)).stdout.trim();
   t.equal(await canI("get", "secrets", "-n", "rbac-test"), "yes");
