@@ -85,10 +85,13 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     ca: trustBundlePem(keyring),
   });
   const baseLogger: FastifyBaseLogger = logger;
+  // Unknown fields are refused, not silently dropped: a mistyped "runtime" must not mint a new runtime.
+  const ajv = { customOptions: { removeAdditional: false as const } };
   const externalTls = Fastify({
     https: { ...tlsOptions(serving.current()), requestCert: true, rejectUnauthorized: false },
     loggerInstance: baseLogger.child({ listener: "external" }),
     bodyLimit: config.bodyLimit,
+    ajv,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
   serving.onChange((credentials) => externalTls.server.setSecureContext(tlsOptions(credentials)));
@@ -97,6 +100,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   const internal: FastifyInstance = Fastify({
     loggerInstance: baseLogger.child({ listener: "internal" }),
     bodyLimit: config.bodyLimit,
+    ajv,
   });
 
   setupInstance(external, "external", metrics);

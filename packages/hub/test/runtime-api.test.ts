@@ -268,7 +268,7 @@ t.test("bad CSRs: exact messages, and the token survives them", async (t) => {
 });
 
 async function rsaKey(bits: number): Promise<KeyPair> {
-  const pair = (await crypto.subtle.generateKey(
+  const pair = await crypto.subtle.generateKey(
     {
       name: "RSASSA-PKCS1-v1_5",
       modulusLength: bits,
@@ -277,15 +277,15 @@ async function rsaKey(bits: number): Promise<KeyPair> {
     },
     true,
     ["sign", "verify"],
-  )) as CryptoKeyPair;
+  );
   return { algorithm: "rsa2048", privateKey: pair.privateKey, publicKey: pair.publicKey };
 }
 
 async function p521Key(): Promise<KeyPair> {
-  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-521" }, true, [
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-521" }, true, [
     "sign",
     "verify",
-  ])) as CryptoKeyPair;
+  ]);
   return { algorithm: "ecdsa-p384", privateKey: pair.privateKey, publicKey: pair.publicKey };
 }
 

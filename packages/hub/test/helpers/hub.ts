@@ -153,7 +153,7 @@ export async function call<T = Record<string, unknown>>(
     body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
   });
   const text = await response.body.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = text === "" ? undefined : JSON.parse(text);
   } catch {
