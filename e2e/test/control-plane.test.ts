@@ -329,11 +329,16 @@ t.test("stop leaves no process and no temp dir (warm start)", async (t) => {
 
 t.test("an interrupted or killed test process leaves nothing behind", async (t) => {
   const fixture = join(import.meta.dirname, "fixtures", "hold-control-plane.ts");
-  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+  const signals = ["SIGTERM", "SIGKILL"] as const;
+  // Both holders start their control planes at once: start-up is most of this test's time.
+  const holders = signals.map((signal) =>
+    startProcess({ name: `holder-${signal}`, cmd: process.execPath, args: [fixture], t }),
+  );
+  const ready = await Promise.all(holders.map((h) => h.waitForLog(/^\{"ready":true.*\}$/m, 120_000)));
+  signals.forEach((signal, i) => {
     t.test(`${signal} to the test process`, async (t) => {
-      const holder = startProcess({ name: `holder-${signal}`, cmd: process.execPath, args: [fixture], t });
-      const line = await holder.waitForLog(/^\{"ready":true.*\}$/m, 120_000);
-      const { pids, dir } = JSON.parse(line[0]) as { pids: ControlPlane["pids"]; dir: string };
+      const holder = holders[i]!;
+      const { pids, dir } = JSON.parse(ready[i]![0]) as { pids: ControlPlane["pids"]; dir: string };
       t.ok(alive(pids.etcd) && alive(pids.kubeApiserver) && existsSync(dir));
       const exit = await holder.stop({ signal });
       // Re-raised, or (when tap's signal-exit also listens) exit code 128 + signal number.
@@ -343,7 +348,7 @@ t.test("an interrupted or killed test process leaves nothing behind", async (t) 
       const gone = () => !alive(pids.etcd) && !alive(pids.kubeApiserver) && !existsSync(dir);
       t.ok(await eventually(gone, 10_000), "etcd, kube-apiserver and the temp dir are gone");
     });
-  }
+  });
 });
 
 t.test("startProcess captures logs, waits for them and reports exits", async (t) => {
