@@ -118,7 +118,7 @@ async function main(once: boolean, readyTimeoutMs: number): Promise<ManagedProce
     return written;
   });
 
-  await progress.step("the demo is up", async () => {
+  await progress.step("the demo is up", () => {
     detail(
       [
         `export KUBECONFIG=${plane.kubeconfigPath}`,

@@ -36,7 +36,7 @@ export class Progress {
   }
 
   /** Runs one step: prints `n/total title...`, then its duration; wraps an error with the step. */
-  async step<T>(title: string, run: () => Promise<T>): Promise<T> {
+  async step<T>(title: string, run: () => T | Promise<T>): Promise<T> {
     this.#current++;
     const label = `${this.#current}/${this.#total} ${title}`;
     say(`${label}...`);
