@@ -24,6 +24,10 @@ export interface Memory {
   failedAttempts: number;
   error?: string;
   observedGeneration?: number;
+  /** sha256 of a renewed certificate not yet stored in the Secret. */
+  unstored?: string;
+  /** A renewal asked for by spec.renewNow got its certificate: reset the flag once it is stored. */
+  renewNowServed?: boolean;
   /** The last warning recorded as an Event, so that a lasting failure is not repeated every sync. */
   lastWarning?: string;
 }
@@ -35,7 +39,8 @@ export interface Memory {
  */
 export function adopt(memory: Memory, inspected: InspectedSecret): void {
   const fromSecret = inspected.held;
-  if (fromSecret === undefined || inspected.state.chain?.ok === false) return;
+  if (fromSecret === undefined || inspected.state.chain?.ok === false || memory.unstored !== undefined)
+    return;
   const held = memory.held;
   if (
     held === undefined ||
@@ -47,13 +52,11 @@ export function adopt(memory: Memory, inspected: InspectedSecret): void {
   }
 }
 
-/** True when the agent holds a newer valid certificate than the (present) Secret: a write was lost. */
+/** True when the hub issued a certificate whose Secret write was lost: write it from memory. */
 export function restoreSecret(memory: Memory, inspected: InspectedSecret, now: Date): boolean {
   const held = memory.held;
-  const inSecret = inspected.state.certificate;
-  if (held === undefined || inSecret === undefined || held.certificate.sha256 === inSecret.sha256)
-    return false;
-  return now < held.certificate.notAfter && held.certificate.notAfter > inSecret.notAfter;
+  if (held === undefined || memory.unstored !== held.certificate.sha256) return false;
+  return now < held.certificate.notAfter && inspected.state.certificate?.sha256 !== held.certificate.sha256;
 }
 
 export function issuingCondition(

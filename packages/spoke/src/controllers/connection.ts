@@ -120,12 +120,21 @@ export class ConnectionController {
     if (restoreSecret(memory, inspected, now)) {
       // The hub issued a newer certificate than the Secret shows (its write failed): write it again.
       const written = await writeCredentialSecret(kube, ref, name, memory.held!.credentials);
+      memory.unstored = undefined;
       inspected = await inspectSecret(ref, written, now);
+    }
+    if (memory.renewNowServed && connection.spec.renewNow === true && memory.unstored === undefined) {
+      await this.#resetRenewNow(name, memory);
+      connection.spec.renewNow = false;
     }
 
     const specChanged = connection.metadata.generation !== memory.observedGeneration;
     const mayCall = specChanged || memory.retryAt === undefined || now.getTime() >= memory.retryAt;
-    const syncDue = specChanged || memory.nextSyncAt === undefined || now.getTime() >= memory.nextSyncAt;
+    const syncDue =
+      specChanged ||
+      memory.sync?.ok === false ||
+      memory.nextSyncAt === undefined ||
+      now.getTime() >= memory.nextSyncAt;
     let violation = this.#renewalViolation(connection, inspected, memory, now);
     const client = isValidAt(memory.held, now) ? memory.held : undefined;
     let renewed: { held: HeldCredential; reason: Violation } | undefined;
@@ -139,7 +148,7 @@ export class ConnectionController {
       }
     }
     memory.observedGeneration = connection.metadata.generation;
-    if (renewed && connection.spec.renewNow === true) await this.#resetRenewNow(name, memory);
+    if (renewed && memory.renewNowServed) await this.#resetRenewNow(name, memory);
     if (violation && !client) {
       memory.error = `${violation.message}, and the agent holds no valid certificate to authenticate a renewal: apply a new CertificateRequest with a fresh token URL to re-enrol`;
     }
@@ -189,16 +198,9 @@ export class ConnectionController {
       this.#succeeded(memory);
       return undefined;
     }
+    let held: HeldCredential;
     try {
-      const held = await this.#renew(info, client, tls);
-      memory.held = held;
-      await writeCredentialSecret(this.#o.kube, ref, name, held.credentials);
-      this.#succeeded(memory);
-      const { serial, notAfter } = held.certificate;
-      const message = `renewed (${violation.reason}: ${violation.message}): certificate ${serial} valid until ${notAfter.toISOString()} stored in Secret ${secretLabel(ref)}`;
-      events.record(connection, "Normal", "Renewed", message);
-      this.#o.logger.info({ connection: name, reason: violation.reason, serial }, "certificate renewed");
-      return { held, reason: violation };
+      held = await this.#renew(info, client, tls);
     } catch (error) {
       const message = `renewal (${violation.reason}) failed: ${errorText(error)}`;
       this.#failed(memory, clock.now(), message);
@@ -206,6 +208,26 @@ export class ConnectionController {
       this.#o.logger.warn({ connection: name, reason: violation.reason }, message);
       return undefined;
     }
+    // From here on the agent holds the new certificate: a failed write is repaired from memory.
+    memory.held = held;
+    memory.unstored = held.certificate.sha256;
+    memory.renewNowServed = connection.spec.renewNow === true;
+    const { serial, notAfter } = held.certificate;
+    try {
+      await writeCredentialSecret(this.#o.kube, ref, name, held.credentials);
+      memory.unstored = undefined;
+    } catch (error) {
+      const message = `renewed certificate ${serial} could not be stored in Secret ${secretLabel(ref)}: ${errorText(error)}`;
+      this.#failed(memory, clock.now(), message);
+      events.record(connection, "Warning", "RenewalFailed", message);
+      this.#o.logger.warn({ connection: name, serial }, message);
+      return undefined;
+    }
+    this.#succeeded(memory);
+    const message = `renewed (${violation.reason}: ${violation.message}): certificate ${serial} valid until ${notAfter.toISOString()} stored in Secret ${secretLabel(ref)}`;
+    events.record(connection, "Normal", "Renewed", message);
+    this.#o.logger.info({ connection: name, reason: violation.reason, serial }, "certificate renewed");
+    return { held, reason: violation };
   }
 
   async #renew(info: ManagementInfo, client: HeldCredential, tls: MtlsOptions): Promise<HeldCredential> {
@@ -259,6 +281,7 @@ export class ConnectionController {
       },
       (next) => this.#o.kube.centralConnections.update(next),
     );
+    memory.renewNowServed = false;
     memory.observedGeneration = updated?.metadata.generation;
   }
 
