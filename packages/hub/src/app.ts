@@ -103,8 +103,9 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     ajv,
   });
 
-  setupInstance(external, "external", metrics);
-  setupInstance(internal, "internal", metrics);
+  let closing = false;
+  setupInstance(external, { listener: "external", metrics, closing: () => closing });
+  setupInstance(internal, { listener: "internal", metrics, closing: () => closing });
   external.addHook("onListen", (done) => {
     context.urls.bound((external.server.address() as AddressInfo).port);
     done();
@@ -149,6 +150,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
       };
     },
     async close() {
+      closing = true;
       serving.stop();
       await Promise.all([external.close(), internal.close()]);
     },

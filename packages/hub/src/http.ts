@@ -1,7 +1,7 @@
 /**
  * What both listeners share: the one error handler that gives every non-2xx answer the
  * `{"code": <status>, "error": "<message>"}` body (SPEC §2.2), a 404 in the same shape, a JSON parser
- * that accepts an empty body, and the request-duration metric.
+ * that accepts an empty body, connection draining on shutdown, and the request-duration metric.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorMessages, type ErrorBody } from "@tether/shared/contract";
@@ -35,7 +35,11 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
   return reply.code(body.code).send(body);
 }
 
-export function setupInstance(app: FastifyInstance, listener: string, metrics: HubMetrics): void {
+export function setupInstance(
+  app: FastifyInstance,
+  options: { listener: string; metrics: HubMetrics; closing: () => boolean },
+): void {
+  const { listener, metrics, closing } = options;
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     // The path only: the query may hold a token.
@@ -51,6 +55,13 @@ export function setupInstance(app: FastifyInstance, listener: string, metrics: H
     if (text === "") done(null, undefined);
     // The default parser is synchronous and calls done; its type also allows a promise.
     else void json(request, text, done);
+  });
+
+  // While shutting down, a keep-alive connection ends with the answer in flight: otherwise close()
+  // would wait for the client to hang up or for the keep-alive timeout.
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (closing()) reply.header("connection", "close");
+    done(null, payload);
   });
 
   app.addHook("onResponse", async (request, reply) => {
