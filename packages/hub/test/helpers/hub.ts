@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import type { Logger } from "pino";
 import type { Test } from "tap";
 import { Agent, request, type Dispatcher } from "undici";
 import {
@@ -27,7 +28,7 @@ import {
 import type { CertificatesResponse, CsrInfo, TokenResponse } from "@tether/shared/contract";
 import { FakeClock } from "@tether/shared/time";
 import { buildApp, type HubApp } from "../../src/app.ts";
-import { issuedServingCertificate } from "../../src/ca/serving.ts";
+import { issuedServingCertificate, type ServingCertificate } from "../../src/ca/serving.ts";
 import { parseConfig, type HubConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import { openSqliteStore } from "../../src/store/sqlite.ts";
@@ -64,7 +65,14 @@ export async function newKeyring(commonName = "test hub CA", clock?: FakeClock):
 
 export async function startHub(
   t: Test,
-  options: { flags?: string[]; store?: Store; keyring?: CaKeyring; servingValidityMs?: number } = {},
+  options: {
+    flags?: string[];
+    store?: Store;
+    keyring?: CaKeyring;
+    servingValidityMs?: number;
+    /** Another serving certificate than one issued by the hub CA for localhost. */
+    serving?: (log: Logger) => Promise<ServingCertificate>;
+  } = {},
 ): Promise<TestHub> {
   const dataDir = tempDir(t);
   const config = parseConfig(
@@ -95,13 +103,15 @@ export async function startHub(
     store = sqlite;
   }
   const keyring = options.keyring ?? (await newKeyring("test hub CA", clock));
-  const serving = await issuedServingCertificate({
-    keyring,
-    hosts: ["localhost", "127.0.0.1"],
-    validityMs: options.servingValidityMs ?? 90 * 86_400_000,
-    clock,
-    log: logger,
-  });
+  const serving = options.serving
+    ? await options.serving(logger)
+    : await issuedServingCertificate({
+        keyring,
+        hosts: ["localhost", "127.0.0.1"],
+        validityMs: options.servingValidityMs ?? 90 * 86_400_000,
+        clock,
+        log: logger,
+      });
   await ensureAdminToken({ store, clock, dataDir, explicit: undefined });
   const app = await buildApp(config, { store, keyring, serving, clock, logger });
   const addresses = await app.listen();
