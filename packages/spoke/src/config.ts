@@ -1,0 +1,169 @@
+/**
+ * `tether-spoke run` configuration: every flag also reads `TETHER_SPOKE_<FLAG>` from the environment
+ * (`--sync-period` ⇄ `TETHER_SPOKE_SYNC_PERIOD`); a flag wins over the environment. Parsing is pure
+ * (argv and env in, SpokeConfig out). New flags (the bootstrap flow's) are one more table entry and
+ * one more field.
+ */
+import { parseArgs } from "node:util";
+import { parseDuration } from "@tether/shared/time";
+import type { LeaderElectionTiming } from "./leader/lease.ts";
+
+export interface SpokeConfig {
+  /** Path of a kubeconfig; undefined: the in-cluster service account. */
+  kubeconfig: string | undefined;
+  /** The agent's namespace; undefined: the service account's, else the kubeconfig context's. */
+  namespace: string | undefined;
+  syncPeriodMs: number;
+  leaderElect: boolean;
+  leaderElection: LeaderElectionTiming & { leaseName: string };
+  /** host:port; "0" turns the listener off. */
+  metricsAddr: string;
+  healthAddr: string;
+  /** PEM file of the CA of the hub's serving certificate, for requests without caBundle. */
+  hubCaFile: string | undefined;
+  hubTimeoutMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+interface Flag {
+  kind: "string" | "duration" | "boolean";
+  default?: string;
+  help: string;
+}
+
+const FLAGS = {
+  kubeconfig: { kind: "string", help: "kubeconfig of the cluster the agent runs in (default: in-cluster)" },
+  namespace: { kind: "string", help: "the agent's namespace: Secrets, Lease, Events (default: its own)" },
+  "sync-period": { kind: "duration", default: "60s", help: "how often each connection calls the hub" },
+  "leader-elect": { kind: "boolean", default: "true", help: "run controllers only while holding the Lease" },
+  "leader-elect-lease-name": { kind: "string", default: "tether-spoke", help: "name of the Lease" },
+  "leader-elect-lease-duration": {
+    kind: "duration",
+    default: "15s",
+    help: "how long a Lease outlives its holder",
+  },
+  "leader-elect-renew-deadline": {
+    kind: "duration",
+    default: "10s",
+    help: "leader steps down if not renewed by then",
+  },
+  "leader-elect-retry-period": { kind: "duration", default: "2s", help: "between Lease attempts" },
+  "metrics-addr": { kind: "string", default: ":8080", help: "host:port of /metrics, 0 to disable" },
+  "health-addr": { kind: "string", default: ":8081", help: "host:port of /livez and /readyz, 0 to disable" },
+  "hub-ca-file": {
+    kind: "string",
+    help: "CA of the hub's serving certificate when a request has no caBundle",
+  },
+  "hub-timeout": { kind: "duration", default: "15s", help: "deadline of each call to the hub" },
+  "log-level": { kind: "string", default: "info", help: "trace | debug | info | warn | error" },
+} satisfies Record<string, Flag>;
+
+type FlagName = keyof typeof FLAGS;
+
+export function envName(flag: string): string {
+  return `TETHER_SPOKE_${flag.toUpperCase().replaceAll("-", "_")}`;
+}
+
+export function flagsHelp(): string {
+  return Object.entries(FLAGS)
+    .map(([name, flag]: [string, Flag]) => {
+      const usage =
+        flag.kind === "boolean"
+          ? `--${name}[=false]`
+          : `--${name} ${flag.kind === "duration" ? "DURATION" : "VALUE"}`;
+      const fallback = flag.default === undefined ? "" : ` (default ${flag.default})`;
+      return `  ${usage.padEnd(44)} ${flag.help}${fallback}  [${envName(name)}]`;
+    })
+    .join("\n");
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): SpokeConfig {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv.map(normalizeBoolean),
+      options: Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: "string" as const }])),
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const raw = (name: FlagName): string | undefined => {
+    const flag: Flag = FLAGS[name];
+    return values[name] ?? nonEmpty(env[envName(name)]) ?? flag.default;
+  };
+  const duration = (name: FlagName): number => {
+    const text = raw(name) ?? "";
+    try {
+      const ms = parseDuration(text);
+      if (ms <= 0) throw new Error("must be positive");
+      return ms;
+    } catch (error) {
+      throw new ConfigError(`--${name}: ${(error as Error).message}`);
+    }
+  };
+  const boolean = (name: FlagName): boolean => {
+    const text = raw(name);
+    if (text === "true") return true;
+    if (text === "false") return false;
+    throw new ConfigError(`--${name}: expected true or false, got "${text}"`);
+  };
+  const config: SpokeConfig = {
+    kubeconfig: raw("kubeconfig"),
+    namespace: raw("namespace"),
+    syncPeriodMs: duration("sync-period"),
+    leaderElect: boolean("leader-elect"),
+    leaderElection: {
+      leaseName: raw("leader-elect-lease-name") ?? "tether-spoke",
+      leaseDurationMs: duration("leader-elect-lease-duration"),
+      renewDeadlineMs: duration("leader-elect-renew-deadline"),
+      retryPeriodMs: duration("leader-elect-retry-period"),
+    },
+    metricsAddr: raw("metrics-addr") ?? "0",
+    healthAddr: raw("health-addr") ?? "0",
+    hubCaFile: raw("hub-ca-file"),
+    hubTimeoutMs: duration("hub-timeout"),
+    logLevel: raw("log-level") ?? "info",
+  };
+  const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = config.leaderElection;
+  if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs)) {
+    throw new ConfigError("leader election needs lease duration > renew deadline > retry period");
+  }
+  for (const name of ["metrics-addr", "health-addr"] as const) parseListenAddress(raw(name) ?? "0", name);
+  return config;
+}
+
+/** ":8080", "0.0.0.0:8080", "[::1]:8080", "127.0.0.1:0"; undefined for "0" (off). */
+export function parseListenAddress(
+  text: string,
+  flag = "address",
+): { host: string; port: number } | undefined {
+  if (text === "0") return undefined;
+  const match = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new ConfigError(`--${flag}: expected host:port or 0, got "${text}"`);
+  const host = (match[1] ?? "").replace(/^\[|\]$/g, "");
+  return { host: host === "" ? "0.0.0.0" : host, port };
+}
+
+/** Booleans as Kubernetes components take them: --flag, --flag=false, --no-flag. */
+function normalizeBoolean(arg: string): string {
+  for (const [name, flag] of Object.entries(FLAGS) as [string, Flag][]) {
+    if (flag.kind !== "boolean") continue;
+    if (arg === `--${name}`) return `--${name}=true`;
+    if (arg === `--no-${name}`) return `--${name}=false`;
+  }
+  return arg;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

@@ -1,0 +1,186 @@
+/**
+ * The KubePort on @kubernetes/client-node 2.x (object-parameter API). API errors become the port's
+ * ConflictError / NotFoundError / KubeError; reads of missing objects answer undefined. Watches are
+ * list-then-watch informers that restart after errors until stopped; the stopped flag matters
+ * because `informer.stop()` itself reports an "error".
+ */
+import {
+  ApiException,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { ClusterObjects, KubePort, WatchHandler, Watcher } from "./port.ts";
+import { ConflictError, KubeError, NotFoundError } from "./port.ts";
+import type { CentralConnection, CertificateRequest } from "./types.ts";
+import { apiGroup, apiVersionName, plurals } from "./types.ts";
+
+const restartDelayMs = 2_000;
+
+export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
+  const custom = config.makeApiClient(CustomObjectsApi);
+  const core = config.makeApiClient(CoreV1Api);
+  const coordination = config.makeApiClient(CoordinationV1Api);
+  const watch = new Watch(config);
+
+  function clusterObjects<T extends CertificateRequest | CentralConnection>(
+    plural: (typeof plurals)[keyof typeof plurals],
+  ): ClusterObjects<T> {
+    const at = { group: apiGroup, version: apiVersionName, plural };
+    const list = async () => (await call(() => custom.listClusterCustomObject(at))) as Listed<T>;
+    return {
+      get: (name) => orUndefined(() => custom.getClusterCustomObject({ ...at, name }) as Promise<T>),
+      list: async () => (await list()).items,
+      watch: (handler) =>
+        informer(watch, `/apis/${apiGroup}/${apiVersionName}/${plural}`, list, handler, logger),
+      create: (body) => call(() => custom.createClusterCustomObject({ ...at, body }) as Promise<T>),
+      update: (body) =>
+        call(
+          () => custom.replaceClusterCustomObject({ ...at, name: body.metadata.name, body }) as Promise<T>,
+        ),
+      updateStatus: (body) =>
+        call(
+          () =>
+            custom.replaceClusterCustomObjectStatus({ ...at, name: body.metadata.name, body }) as Promise<T>,
+        ),
+      delete: (name) => deleted(() => custom.deleteClusterCustomObject({ ...at, name })),
+    };
+  }
+
+  return {
+    certificateRequests: clusterObjects<CertificateRequest>(plurals.CertificateRequest),
+    centralConnections: clusterObjects<CentralConnection>(plurals.CentralConnection),
+    secrets: {
+      get: (namespace, name) => orUndefined(() => core.readNamespacedSecret({ namespace, name })),
+      create: (body) =>
+        call(() => core.createNamespacedSecret({ namespace: body.metadata?.namespace ?? "", body })),
+      replace: (body) =>
+        call(() =>
+          core.replaceNamespacedSecret({
+            namespace: body.metadata?.namespace ?? "",
+            name: body.metadata?.name ?? "",
+            body,
+          }),
+        ),
+      delete: (namespace, name) => deleted(() => core.deleteNamespacedSecret({ namespace, name })),
+      watch: (namespace, labelSelector, handler) =>
+        informer(
+          watch,
+          `/api/v1/namespaces/${namespace}/secrets`,
+          () => call(() => core.listNamespacedSecret({ namespace, labelSelector })),
+          handler,
+          logger,
+          labelSelector,
+        ),
+    },
+    events: {
+      create: async (body) => {
+        await call(() => core.createNamespacedEvent({ namespace: body.metadata.namespace ?? "", body }));
+      },
+    },
+    leases: {
+      get: (namespace, name) => orUndefined(() => coordination.readNamespacedLease({ namespace, name })),
+      create: (body) =>
+        call(() => coordination.createNamespacedLease({ namespace: body.metadata?.namespace ?? "", body })),
+      replace: (body) =>
+        call(() =>
+          coordination.replaceNamespacedLease({
+            namespace: body.metadata?.namespace ?? "",
+            name: body.metadata?.name ?? "",
+            body,
+          }),
+        ),
+    },
+  };
+}
+
+async function call<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    throw translate(error);
+  }
+}
+
+async function orUndefined<T>(request: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call(request);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+async function deleted(request: () => Promise<unknown>): Promise<boolean> {
+  return (await orUndefined(async () => (await request(), true))) ?? false;
+}
+
+/** The API server's Status body says what happened; keep its message and reason. */
+function translate(error: unknown): Error {
+  if (!(error instanceof ApiException)) return error instanceof Error ? error : new Error(String(error));
+  const status = readStatus((error as ApiException<unknown>).body);
+  const message = status.message ?? `Kubernetes API answered ${error.code}`;
+  if (error.code === 409)
+    return new ConflictError(message, status.reason === "AlreadyExists" ? "AlreadyExists" : "Conflict");
+  if (error.code === 404) return new NotFoundError(message);
+  return new KubeError(message, error.code);
+}
+
+function readStatus(body: unknown): { message?: string; reason?: string } {
+  try {
+    const parsed: unknown = typeof body === "string" ? JSON.parse(body) : body;
+    if (typeof parsed === "object" && parsed !== null) return parsed;
+  } catch {
+    // Not a Status object: the HTTP code alone has to do.
+  }
+  return {};
+}
+
+/** What a list call answers; CR types keep RFC 3339 strings, so they are not client-node's objects. */
+interface Listed<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string };
+}
+
+function informer<T>(
+  watch: Watch,
+  path: string,
+  list: () => Promise<Listed<T>>,
+  handler: WatchHandler<T>,
+  logger: Logger,
+  labelSelector?: string,
+): Watcher {
+  const listFn = list as unknown as () => Promise<KubernetesListObject<KubernetesObject>>;
+  const listWatch = new ListWatch<KubernetesObject>(path, watch, listFn, false, labelSelector);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const emit = (type: "ADDED" | "MODIFIED" | "DELETED") => (object: KubernetesObject) =>
+    handler({ type, object: object as unknown as T });
+  listWatch.on("add", emit("ADDED"));
+  listWatch.on("update", emit("MODIFIED"));
+  listWatch.on("delete", emit("DELETED"));
+  const start = () => {
+    listWatch.start().catch((error: unknown) => restart(error));
+  };
+  const restart = (error: unknown) => {
+    if (stopped) return;
+    logger.warn({ err: error, path }, "watch failed; restarting");
+    clearTimeout(timer);
+    timer = setTimeout(start, restartDelayMs);
+  };
+  listWatch.on("error", restart);
+  start();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      void listWatch.stop();
+    },
+  };
+}
