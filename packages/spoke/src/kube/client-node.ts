@@ -13,6 +13,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
   ListWatch,
+  type V1Lease,
   Watch,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -86,16 +87,41 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
     },
     leases: {
       get: (namespace, name) => orUndefined(() => coordination.readNamespacedLease({ namespace, name })),
-      create: (body) =>
-        call(() => coordination.createNamespacedLease({ namespace: body.metadata?.namespace ?? "", body })),
-      replace: (body) =>
-        call(() =>
+      create: (lease) => {
+        const body = withMicroTimes(lease);
+        return call(() =>
+          coordination.createNamespacedLease({ namespace: body.metadata?.namespace ?? "", body }),
+        );
+      },
+      replace: (lease) => {
+        const body = withMicroTimes(lease);
+        return call(() =>
           coordination.replaceNamespacedLease({
             namespace: body.metadata?.namespace ?? "",
             name: body.metadata?.name ?? "",
             body,
           }),
-        ),
+        );
+      },
+    },
+  };
+}
+
+/**
+ * client-node 2.0.1 sends a Date in a MicroTime field as toISOString() (milliseconds), which the API
+ * server refuses ("cannot parse .366Z as .000000"): send the microsecond form it expects.
+ */
+function withMicroTimes(lease: V1Lease): V1Lease {
+  const micro = (value: Date | undefined) =>
+    (value instanceof Date ? value.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") : value) as
+      Date | undefined;
+  if (lease.spec === undefined) return lease;
+  return {
+    ...lease,
+    spec: {
+      ...lease.spec,
+      acquireTime: micro(lease.spec.acquireTime),
+      renewTime: micro(lease.spec.renewTime),
     },
   };
 }
