@@ -7,10 +7,12 @@
 import type { TLSSocket } from "node:tls";
 import type { FastifyRequest } from "fastify";
 import { ErrorMessages } from "@tether/shared/contract";
-import { derToPem, verifyChain, type CaKeyring, type Subject } from "@tether/shared/pki";
+import { derToPem, verifyChain, type CaKeyring, type ChainResult, type Subject } from "@tether/shared/pki";
 import type { Clock } from "@tether/shared/time";
 import { HttpError } from "../errors.ts";
 import type { CertificateRecord, Store } from "../store/store.ts";
+
+type VerifiedChain = Extract<ChainResult, { ok: true }>;
 
 export interface ClientIdentity {
   subject: Subject;
@@ -29,6 +31,7 @@ export class ClientAuthenticator {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #lastTouched = new Map<string, number>();
+  readonly #verified = new WeakMap<object, { raw: Buffer; chain: VerifiedChain }>();
 
   constructor(options: { keyring: CaKeyring; store: Store; clock: Clock }) {
     this.#keyring = options.keyring;
@@ -37,10 +40,11 @@ export class ClientAuthenticator {
   }
 
   async authenticate(request: FastifyRequest): Promise<ClientIdentity> {
-    const leafPem = presentedCertificate(request);
-    if (leafPem === undefined) throw refuse(ErrorMessages.clientCertificateRequired);
+    const socket = request.raw.socket;
+    const presented = presentedCertificate(socket);
+    if (presented === undefined) throw refuse(ErrorMessages.clientCertificateRequired);
     const now = this.#clock.now();
-    const chain = await verifyChain(leafPem, this.#keyring, now, { leewayMs: CERTIFICATE_LEEWAY_MS });
+    const chain = await this.#verify(socket, presented, now);
     if (!chain.ok) {
       request.log.info({ reason: chain.reason, detail: chain.message }, "client certificate refused");
       const expired = ["expired", "not-yet-valid", "issuer-expired"].includes(chain.reason);
@@ -57,6 +61,30 @@ export class ClientAuthenticator {
     return { subject: chain.leaf.subject, certificate };
   }
 
+  /**
+   * The chain check parses and verifies signatures; its answer cannot change while a connection
+   * lives, except with time. Keep-alive connections reuse it and only the validity is re-checked.
+   */
+  async #verify(socket: object, presented: Buffer, now: Date): Promise<ChainResult> {
+    const cached = this.#verified.get(socket);
+    if (cached?.raw.equals(presented) && this.#stillValid(cached.chain, now)) return cached.chain;
+    const chain = await verifyChain(derToPem(new Uint8Array(presented)), this.#keyring, now, {
+      leewayMs: CERTIFICATE_LEEWAY_MS,
+    });
+    if (chain.ok) this.#verified.set(socket, { raw: presented, chain });
+    return chain;
+  }
+
+  /** verifyChain's validity rules: the leaf with the leeway, the issuing CA without. */
+  #stillValid(chain: VerifiedChain, now: Date): boolean {
+    const at = now.getTime();
+    const { notBefore, notAfter } = chain.leaf;
+    if (at + CERTIFICATE_LEEWAY_MS < notBefore.getTime() || at - CERTIFICATE_LEEWAY_MS > notAfter.getTime())
+      return false;
+    const issuer = this.#keyring.trusted.find((ca) => ca.sha256 === chain.issuer.sha256)?.cert;
+    return issuer !== undefined && at >= issuer.notBefore.getTime() && at <= issuer.notAfter.getTime();
+  }
+
   async #touch(runtimeId: string, now: Date): Promise<void> {
     const last = this.#lastTouched.get(runtimeId) ?? -Infinity;
     if (now.getTime() - last < TOUCH_INTERVAL_MS) return;
@@ -65,12 +93,12 @@ export class ClientAuthenticator {
   }
 }
 
-/** The leaf the client sent, as PEM; undefined without one (and under `inject`, which has no TLS). */
-function presentedCertificate(request: FastifyRequest): string | undefined {
-  const socket = request.raw.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerCertificate !== "function") return undefined;
-  const peer = socket.getPeerCertificate(false);
+/** The DER of the leaf the client sent; undefined without one (and under `inject`, which has no TLS). */
+function presentedCertificate(socket: object): Buffer | undefined {
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate !== "function") return undefined;
+  const peer = tls.getPeerCertificate(false);
   // Node returns {} when no certificate was sent.
   if (!peer || !("raw" in peer) || !peer.raw) return undefined;
-  return derToPem(new Uint8Array(peer.raw));
+  return peer.raw;
 }
