@@ -92,6 +92,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     loggerInstance: baseLogger.child({ listener: "external" }),
     bodyLimit: config.bodyLimit,
     ajv,
+    return503OnClosing: false,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
   serving.onChange((credentials) => externalTls.server.setSecureContext(tlsOptions(credentials)));
@@ -101,6 +102,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     loggerInstance: baseLogger.child({ listener: "internal" }),
     bodyLimit: config.bodyLimit,
     ajv,
+    return503OnClosing: false,
   });
 
   let closing = false;

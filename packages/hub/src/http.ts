@@ -30,7 +30,7 @@ export function errorBody(error: FastifyError | HttpError | Error): ErrorBody {
 
 function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const body = errorBody(error);
-  if (body.code >= 500) request.log.error({ err: error }, "request failed");
+  if (body.code >= 500 && !(error instanceof HttpError)) request.log.error({ err: error }, "request failed");
   else request.log.info({ status: body.code, error: body.error }, "request refused");
   return reply.code(body.code).send(body);
 }
@@ -55,6 +55,12 @@ export function setupInstance(
     if (text === "") done(null, undefined);
     // The default parser is synchronous and calls done; its type also allows a promise.
     else void json(request, text, done);
+  });
+
+  // Requests arriving on keep-alive connections after shutdown began are refused in the usual shape
+  // (Fastify's own 503 has another body; app.ts turns it off), so that a client retries elsewhere.
+  app.addHook("onRequest", (_request, _reply, done) => {
+    done(closing() ? new HttpError(503, "The hub is shutting down; retry.") : undefined);
   });
 
   // While shutting down, a keep-alive connection ends with the answer in flight: otherwise close()
