@@ -22,10 +22,6 @@ export class PublicUrls {
     return this.#base;
   }
 
-  get host(): string {
-    return new URL(this.base).hostname;
-  }
-
   csrInfo(token: string): string {
     return `${this.base}${routes.csrInfo.path}?token=${encodeURIComponent(token)}`;
   }

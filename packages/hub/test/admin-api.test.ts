@@ -18,9 +18,15 @@ import { parseConfig, parseByteSize } from "../src/config.ts";
 import { openSqliteStore } from "../src/store/sqlite.ts";
 import { ensureAdminToken, readAdminToken } from "../src/tokens/admin-token.ts";
 import { hashToken } from "../src/tokens/tokens.ts";
-import { adminHeaders, call, createToken, enrol, startHub, tempDir } from "./helpers/hub.ts";
-
-const error = (code: number, message: string) => ({ code, error: message });
+import {
+  adminHeaders,
+  call,
+  createToken,
+  enrol,
+  errorBody as error,
+  startHub,
+  tempDir,
+} from "./helpers/hub.ts";
 
 t.test("admin authentication", async (t) => {
   const hub = await startHub(t);

@@ -96,7 +96,7 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
       const body = (request.body ?? {}) as TokenRequest;
       const lifetime = ttl(body.ttl, config.tokenTtlMs, MAX_TOKEN_TTL_MS);
       const runtime = await runtimeFor(body.runtime ?? randomUUID(), tenant, group, body.labels ?? {});
-      const { token } = await tokens.issue("info", runtime.id, lifetime);
+      const token = await tokens.issue("info", runtime.id, lifetime);
       const response: TokenResponse = { url: urls.csrInfo(token), token };
       return reply.code(201).send(response);
     },
@@ -128,7 +128,7 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
       const body = (request.body ?? {}) as BootstrapKubeconfigRequest;
       const lifetime = ttl(body.ttl, config.bootstrapTokenTtlMs);
       const runtime = await existingOrNamed(request, id);
-      const { token } = await tokens.issue("bootstrap", runtime.id, lifetime);
+      const token = await tokens.issue("bootstrap", runtime.id, lifetime);
       const kubeconfig = buildBootstrapKubeconfig({
         server: urls.base,
         caPem: serving.current().caPem,

@@ -52,9 +52,9 @@ export function enrolmentRoutes(app: FastifyInstance, ctx: HubContext): void {
           ? await tokens.consume(oneTime, "info")
           : await tokens.consume(bootstrap!, "bootstrap");
       const runtime = await enrollableRuntime(record.runtimeId);
-      const csr = await tokens.issue("csr", runtime.id, config.tokenTtlMs);
+      const csrToken = await tokens.issue("csr", runtime.id, config.tokenTtlMs);
       return {
-        csrUrl: urls.csr(csr.token),
+        csrUrl: urls.csr(csrToken),
         api: { infoUrl: urls.managementInfo, certificatesUrl: urls.certificates },
         certificate: certificateTemplate(runtimeSubject(runtime, config), config),
       };

@@ -43,11 +43,7 @@ export class TokenService {
   }
 
   /** Mints and stores a token; returns its text, which exists nowhere else from now on. */
-  async issue(
-    purpose: TokenPurpose,
-    runtimeId: string,
-    ttlMs: number,
-  ): Promise<{ token: string; expiresAt: Date }> {
+  async issue(purpose: TokenPurpose, runtimeId: string, ttlMs: number): Promise<string> {
     const token = mintToken();
     const now = this.#clock.now();
     const expiresAt = new Date(now.getTime() + ttlMs);
@@ -64,7 +60,7 @@ export class TokenService {
     if (purpose !== "admin") {
       await this.#audit.record("token.issued", runtimeId, { purpose, expiresAt: expiresAt.toISOString() });
     }
-    return { token, expiresAt };
+    return token;
   }
 
   /** Checks a token without using it; throws 403 "Invalid token." when it cannot be used. */

@@ -245,3 +245,19 @@ export function mtlsAgent(t: Test, hub: TestHub, certPem: string, keyPem: string
   t.teardown(() => agent.close());
   return agent;
 }
+
+export const MANAGEMENT = "/v1/runtimes/management/info";
+export const RENEWALS = "/v1/runtimes/certificates/renewals";
+export const REVOCATIONS = "/v1/runtimes/certificates/revocations";
+
+/** The body of every refusal. */
+export const errorBody = (code: number, message: string) => ({ code, error: message });
+
+/** Calls the three mTLS routes with `dispatcher` and returns their answers. */
+export async function mtlsRoutes(hub: TestHub, dispatcher: Dispatcher, body: { csr: string }) {
+  return {
+    info: await call(hub.publicUrl + MANAGEMENT, { dispatcher }),
+    renewal: await call(hub.publicUrl + RENEWALS, { dispatcher, json: body }),
+    revocation: await call(hub.publicUrl + REVOCATIONS, { dispatcher, method: "POST" }),
+  };
+}
