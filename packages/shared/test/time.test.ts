@@ -52,3 +52,13 @@ t.test("sequenceRandom repeats its values", async (t) => {
   const r = sequenceRandom([0.1, 0.9]);
   t.same([r(), r(), r()], [0.1, 0.9, 0.1]);
 });
+
+t.test("systemClock sleeps longer than setTimeout's 2^31 ms limit without firing early", async (t) => {
+  const ac = new AbortController();
+  let woke = false;
+  const long = systemClock.sleep(30 * 86_400_000, ac.signal).then(() => (woke = true));
+  await systemClock.sleep(20);
+  t.equal(woke, false, "a 30-day sleep has not fired after 20 ms");
+  ac.abort(new Error("done"));
+  await t.rejects(long, /done/);
+});

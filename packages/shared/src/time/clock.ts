@@ -8,20 +8,30 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** setTimeout fires at once for delays above 2^31-1 ms (~24.8 days); longer sleeps are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => new Date(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason as Error);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
+      const wakeAt = Date.now() + Math.max(0, ms);
+      let timer: NodeJS.Timeout;
+      const arm = () => {
+        const left = wakeAt - Date.now();
+        if (left <= 0) {
+          signal?.removeEventListener("abort", onAbort);
+          return resolve();
+        }
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal?.reason as Error);
       };
       signal?.addEventListener("abort", onAbort, { once: true });
+      arm();
     }),
 };
 
