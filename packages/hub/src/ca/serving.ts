@@ -93,7 +93,7 @@ export async function issuedServingCertificate(options: {
       const lifetime = current.notAfter.getTime() - notBefore.getTime();
       const renewAt = notBefore.getTime() + lifetime * SERVING_RENEW_FRACTION;
       try {
-        await sleepUntil(clock, renewAt, stopped.signal);
+        await clock.sleep(renewAt - clock.now().getTime(), stopped.signal);
       } catch {
         return;
       }
@@ -114,17 +114,6 @@ export async function issuedServingCertificate(options: {
     onChange: (listener) => subscribers.add(listener),
     stop: () => stopped.abort(),
   };
-}
-
-/**
- * Timers overflow past 2^31 ms (24.8 days) and then fire at once, and a serving certificate lives
- * longer than that: sleep in steps of at most a day.
- */
-const MAX_SLEEP_MS = 86_400_000;
-async function sleepUntil(clock: Clock, at: number, signal: AbortSignal): Promise<void> {
-  for (let left = at - clock.now().getTime(); left > 0; left = at - clock.now().getTime()) {
-    await clock.sleep(Math.min(left, MAX_SLEEP_MS), signal);
-  }
 }
 
 export async function fileServingCertificate(options: {
