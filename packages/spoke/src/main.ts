@@ -59,7 +59,7 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
   probes.addReadiness("started", () => (started ? undefined : "the agent is starting"));
 
   async function runControllers(signal: AbortSignal): Promise<void> {
-    const events = kubeEventRecorder({ kube, namespace, clock, logger, instance: identity });
+    const events = kubeEventRecorder({ kube, clock, logger, instance: identity });
     const shared = {
       kube,
       hub,

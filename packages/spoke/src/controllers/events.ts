@@ -1,7 +1,8 @@
 /**
- * Kubernetes Events on the two custom resources (SPEC §3.3). The CRs are cluster-scoped, so their
- * Events live in the agent's namespace, where its Role allows creating them; `kubectl describe`
- * finds them there. Recording is best effort: a failed Event never fails the work it reports.
+ * Kubernetes Events on the two custom resources (SPEC §3.3). The CRs are cluster-scoped, and the API
+ * server accepts Events about a cluster-scoped object only in the "default" namespace (as client-go's
+ * recorder writes them); `kubectl describe` finds them there. Recording is best effort: a failed
+ * Event never fails the work it reports.
  */
 import type { Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
@@ -17,15 +18,18 @@ export interface EventRecorder {
   record(object: CustomResource, type: EventType, reason: EventReason, message: string): void;
 }
 
+/** Where Events about cluster-scoped objects must live. */
+export const clusterScopedEventNamespace = "default";
+
 export function kubeEventRecorder(options: {
   kube: KubePort;
-  namespace: string;
   clock: Clock;
   logger: Logger;
   /** Pod name or host: who reported. */
   instance: string;
 }): EventRecorder {
-  const { kube, namespace, clock, logger, instance } = options;
+  const { kube, clock, logger, instance } = options;
+  const namespace = clusterScopedEventNamespace;
   return {
     record(object, type, reason, message) {
       const now = clock.now();

@@ -21,7 +21,7 @@ export async function startAgent(
   const hub = await new FakeHub(clock).init();
   const logger = pino({ level: "silent" });
   const metrics = createSpokeMetrics();
-  const events = kubeEventRecorder({ kube, namespace, clock, logger, instance: "test" });
+  const events = kubeEventRecorder({ kube, clock, logger, instance: "test" });
   const shared = { kube, hub, clock, logger, events, namespace, backoff: options.backoff ?? backoff };
   const requests = new CertificateRequestController(shared);
   const makeConnections = () =>
