@@ -191,7 +191,10 @@ t.test("the spoke's CRDs from charts/ are established and round-trip", async (t)
     ]);
     t.same((await getJson(plane, ["tcc", "conn-one"])).status, status);
     const table = (await plane.kubectl(["get", "tcc", "conn-one"])).stdout;
-    t.match(table, /^NAME\s+READY\s+NOTAFTER\s+LASTSUCCESS\s+AGE\nconn-one\s+True\s+\S+\s+\S+\s+\S+$/m);
+    t.match(
+      table,
+      /^NAME\s+READY\s+NOTAFTER\s+LASTSUCCESS\s+AGE\nconn-one\s+True\s+2026-12-23T10:00:00Z\s+\S+\s+\S+$/m,
+    );
 
     const badStatus = await plane.kubectl(
       [
