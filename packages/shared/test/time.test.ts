@@ -1,5 +1,12 @@
 import t from "tap";
-import { FakeClock, formatDuration, parseDuration, sequenceRandom, systemClock } from "@tether/shared/time";
+import {
+  FakeClock,
+  cryptoRandom,
+  formatDuration,
+  parseDuration,
+  sequenceRandom,
+  systemClock,
+} from "@tether/shared/time";
 
 t.test("parseDuration reads the units operators type", async (t) => {
   t.equal(parseDuration("90s"), 90_000);
@@ -61,4 +68,10 @@ t.test("systemClock sleeps longer than setTimeout's 2^31 ms limit without firing
   t.equal(woke, false, "a 30-day sleep has not fired after 20 ms");
   ac.abort(new Error("done"));
   await t.rejects(long, /done/);
+});
+
+t.test("cryptoRandom draws in [0, 1) and does not repeat itself", async (t) => {
+  const draws = Array.from({ length: 1000 }, () => cryptoRandom());
+  t.ok(draws.every((x) => x >= 0 && x < 1));
+  t.equal(new Set(draws).size, 1000);
 });
