@@ -5,7 +5,6 @@
  */
 import t from "tap";
 import { certificateInfo } from "@tether/shared/pki";
-import type { V1Lease } from "../../packages/spoke/src/kube/port.ts";
 import {
   certificateRequest,
   cluster,
@@ -19,8 +18,7 @@ import {
 
 const c = await cluster(t);
 const hub = await startHub(t);
-const holder = async () =>
-  ((await c.kube.leases.get(namespace, "tether-spoke")))?.spec?.holderIdentity;
+const holder = async () => (await c.kube.leases.get(namespace, "tether-spoke"))?.spec?.holderIdentity;
 const replica = (identity: string) =>
   startSpoke(t, { kubeconfig: c.agentKubeconfig, hub, identity, args: ["--sync-period", "5s"] });
 
