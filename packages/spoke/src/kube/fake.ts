@@ -96,7 +96,13 @@ class Collection<T extends Stored> {
     this.#shared.check(operation);
     const k = keyOf(object);
     const current = this.objects.get(k);
-    if (current === undefined) throw new NotFoundError(`${this.#kind} "${object.metadata?.name}" not found`);
+    if (current === undefined) {
+      // The API server checks the uid the object carries as a precondition: a deleted object is a 409.
+      if (object.metadata?.uid !== undefined) {
+        throw new ConflictError(`Precondition failed: UID in precondition: ${object.metadata.uid}`);
+      }
+      throw new NotFoundError(`${this.#kind} "${object.metadata?.name}" not found`);
+    }
     const sent = object.metadata?.resourceVersion;
     if (sent !== undefined && sent !== current.metadata?.resourceVersion) {
       throw new ConflictError(
