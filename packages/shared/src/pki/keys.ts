@@ -2,16 +2,10 @@ import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { PkiError } from "./errors.ts";
 import { derToPem, pemToDer } from "./pem.ts";
 
-export type KeyAlgorithm = "rsa2048" | "rsa3072" | "rsa4096" | "ecdsa-p256" | "ecdsa-p384" | "ed25519";
+import { keyAlgorithms, type KeyAlgorithm } from "../contract/fields.ts";
 
-export const keyAlgorithms: readonly KeyAlgorithm[] = [
-  "rsa2048",
-  "rsa3072",
-  "rsa4096",
-  "ecdsa-p256",
-  "ecdsa-p384",
-  "ed25519",
-];
+// The list is part of the wire contract (the hub advertises one as "key-algorithm"); defined there once.
+export { keyAlgorithms, type KeyAlgorithm };
 
 export interface KeyPair {
   algorithm: KeyAlgorithm;
