@@ -138,13 +138,25 @@ export interface Spoke {
 
 export async function startSpoke(
   t: TestLike,
-  options: { kubeconfig: string; hub: Hub; identity: string; args?: string[] },
+  options: {
+    kubeconfig: string;
+    hub: Hub;
+    identity: string;
+    args?: string[];
+    /**
+     * Without tap's process-tracking loader, which its spawn hook puts into every child's NODE_OPTIONS
+     * (and which costs ~150 MiB of heap): resident memory as in production, no coverage.
+     */
+    uninstrumented?: boolean;
+  },
 ): Promise<Spoke> {
   const [health, metrics] = await freePorts(2);
   const proc = startProcess({
     name: options.identity,
-    cmd: process.execPath,
+    // env(1) execs node in place, so the pid stays the agent's.
+    cmd: options.uninstrumented ? "env" : process.execPath,
     args: [
+      ...(options.uninstrumented ? ["-u", "NODE_OPTIONS", "-u", "NODE_V8_COVERAGE", process.execPath] : []),
       spokeCli,
       "run",
       ...["--kubeconfig", options.kubeconfig, "--namespace", namespace, "--hub-ca-file", options.hub.caFile],

@@ -33,6 +33,7 @@ const spoke = await startSpoke(t, {
   hub,
   identity: "spoke-e2e",
   args: ["--sync-period", "3s"],
+  uninstrumented: true,
 });
 
 const secretName = "c1-hub-credentials";
@@ -100,11 +101,12 @@ t.test(
       "Issued Events",
     );
 
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    console.log(
-      `# idle agent with one connection: resident memory ${Math.round((await spoke.rssKiB()) / 1024)} MiB`,
-    );
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
     const metrics = await (await fetch(spoke.metricsUrl)).text();
+    const heapMiB = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1]) / 1048576;
+    console.log(
+      `# idle agent with one connection (10 s after Ready): resident memory ${Math.round((await spoke.rssKiB()) / 1024)} MiB, V8 heap used ${Math.round(heapMiB)} MiB`,
+    );
     t.match(metrics, 'tether_spoke_certificate_ready_status{connection="c1"} 1');
     t.match(metrics, /tether_spoke_sync_total\{connection="c1",result="success"\} \d+/);
   },
