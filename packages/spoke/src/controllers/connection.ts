@@ -6,40 +6,25 @@
  * The agent holds the newest valid credential of each connection in memory: it is what the spoke
  * presents to the hub, so a deleted or damaged Secret can be rebuilt by a renewal.
  */
-import type { ManagementInfo } from "@tether/shared/contract";
-import { ErrorMessages } from "@tether/shared/contract";
-import {
-  type Subject,
-  createCsr,
-  exportPrivateKeyPem,
-  generateKeyPair,
-  parseSubject,
-} from "@tether/shared/pki";
+import { type Subject, parseSubject } from "@tether/shared/pki";
 import type { Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
-import type { HubClient, MtlsOptions } from "../hub-client/client.ts";
-import { HubError } from "../hub-client/errors.ts";
 import type { ConnectionMetrics } from "../health/metrics.ts";
+import type { HubClient } from "../hub-client/client.ts";
 import { updateWithRetry } from "../kube/conflict.ts";
 import type { KubePort, Watcher } from "../kube/port.ts";
 import type { CentralConnection, SecretReference } from "../kube/types.ts";
 import { connectionLabel, defaultSecretName, managedByLabel, managedByValue } from "../kube/types.ts";
-import { type SyncOutcome, readiness } from "../policy/readiness.ts";
+import { readiness } from "../policy/readiness.ts";
 import { certificateRandom, needsRenewal, plannedRenewalTime } from "../policy/renewal.ts";
 import type { Violation } from "../policy/state.ts";
-import { backoffDelay, defaultBackoff } from "./backoff.ts";
+import { defaultBackoff } from "./backoff.ts";
+import { type Memory, adopt, issuingCondition, restoreSecret } from "./connection-memory.ts";
+import { type RoundDeps, hubRound } from "./connection-round.ts";
 import { connectionStatus } from "./connection-status.ts";
 import type { HeldCredential, InspectedSecret } from "./credentials.ts";
-import {
-  heldFromIssued,
-  inspectSecret,
-  isValidAt,
-  secretLabel,
-  writeCredentialSecret,
-} from "./credentials.ts";
+import { inspectSecret, isValidAt, writeCredentialSecret } from "./credentials.ts";
 import type { EventRecorder } from "./events.ts";
-import { issuingCondition, restoreSecret, adopt } from "./connection-memory.ts";
-import type { Memory } from "./connection-memory.ts";
 import { WorkQueue } from "./queue.ts";
 
 export interface ConnectionControllerOptions {
@@ -59,14 +44,14 @@ export interface ConnectionControllerOptions {
 
 export class ConnectionController {
   readonly #o: ConnectionControllerOptions;
-  readonly #backoff: { baseMs: number; capMs: number };
+  readonly #round: RoundDeps;
   readonly #memory = new Map<string, Memory>();
   readonly #queue: WorkQueue;
   #watchers: Watcher[] = [];
 
   constructor(options: ConnectionControllerOptions) {
     this.#o = options;
-    this.#backoff = options.backoff ?? defaultBackoff;
+    this.#round = { ...options, backoff: options.backoff ?? defaultBackoff };
     this.#queue = new WorkQueue({
       clock: options.clock,
       handle: (name) => this.reconcile(name),
@@ -137,15 +122,14 @@ export class ConnectionController {
       now.getTime() >= memory.nextSyncAt;
     let violation = this.#renewalViolation(connection, inspected, memory, now);
     const client = isValidAt(memory.held, now) ? memory.held : undefined;
-    let renewed: { held: HeldCredential; reason: Violation } | undefined;
+    let renewed: HeldCredential | undefined;
     if (client && mayCall && (syncDue || violation)) {
-      renewed = await this.#attempt(connection, ref, memory, client, now, () =>
+      renewed = await hubRound(this.#round, { connection, ref, memory, client, now }, () =>
         this.#renewalViolation(connection, inspected, memory, now),
       );
-      if (renewed) {
-        inspected = await inspectSecret(ref, await kube.secrets.get(ref.namespace, ref.name), now);
-        violation = undefined;
-      }
+      // A renewal changed the Secret; a sync may have changed the identity the chain compares.
+      if (renewed) inspected = await inspectSecret(ref, await kube.secrets.get(ref.namespace, ref.name), now);
+      violation = renewed ? undefined : this.#renewalViolation(connection, inspected, memory, now);
     }
     memory.observedGeneration = connection.metadata.generation;
     if (renewed && memory.renewNowServed) await this.#resetRenewNow(name, memory);
@@ -154,92 +138,6 @@ export class ConnectionController {
     }
     await this.#writeStatus(connection, memory, inspected, violation, now);
     this.#schedule(name, memory, inspected, connection, now);
-  }
-
-  /** One round with the hub: management info, then a renewal when the chain asks for one. */
-  async #attempt(
-    connection: CentralConnection,
-    ref: SecretReference,
-    memory: Memory,
-    client: HeldCredential,
-    now: Date,
-    violationNow: () => Violation | undefined,
-  ): Promise<{ held: HeldCredential; reason: Violation } | undefined> {
-    const { hub, metrics, events, clock } = this.#o;
-    const name = connection.metadata.name;
-    const tls = this.#mtls(client);
-    memory.nextSyncAt = now.getTime() + this.#o.syncPeriodMs;
-    let info: ManagementInfo;
-    try {
-      info = await hub.getManagementInfo(connection.spec.managementInfoUrl, tls);
-    } catch (error) {
-      metrics.countSync(name, "failure");
-      memory.sync = syncFailure(error, now);
-      this.#failed(memory, now, memory.sync.message);
-      if (memory.lastWarning !== memory.sync.message) {
-        memory.lastWarning = memory.sync.message;
-        events.record(
-          connection,
-          "Warning",
-          memory.sync.reason === "Revoked" ? "Revoked" : "SyncFailed",
-          memory.sync.message,
-        );
-      }
-      this.#o.logger.warn({ connection: name, reason: memory.sync.reason }, memory.sync.message);
-      return undefined;
-    }
-    metrics.countSync(name, "success");
-    memory.info = info;
-    memory.sync = { ok: true, at: now };
-    memory.lastSuccess = now;
-    memory.lastWarning = undefined;
-    const violation = violationNow();
-    if (violation === undefined) {
-      this.#succeeded(memory);
-      return undefined;
-    }
-    let held: HeldCredential;
-    try {
-      held = await this.#renew(info, client, tls);
-    } catch (error) {
-      const message = `renewal (${violation.reason}) failed: ${errorText(error)}`;
-      this.#failed(memory, clock.now(), message);
-      events.record(connection, "Warning", "RenewalFailed", message);
-      this.#o.logger.warn({ connection: name, reason: violation.reason }, message);
-      return undefined;
-    }
-    // From here on the agent holds the new certificate: a failed write is repaired from memory.
-    memory.held = held;
-    memory.unstored = held.certificate.sha256;
-    memory.renewNowServed = connection.spec.renewNow === true;
-    const { serial, notAfter } = held.certificate;
-    try {
-      await writeCredentialSecret(this.#o.kube, ref, name, held.credentials);
-      memory.unstored = undefined;
-    } catch (error) {
-      const message = `renewed certificate ${serial} could not be stored in Secret ${secretLabel(ref)}: ${errorText(error)}`;
-      this.#failed(memory, clock.now(), message);
-      events.record(connection, "Warning", "RenewalFailed", message);
-      this.#o.logger.warn({ connection: name, serial }, message);
-      return undefined;
-    }
-    this.#succeeded(memory);
-    const message = `renewed (${violation.reason}: ${violation.message}): certificate ${serial} valid until ${notAfter.toISOString()} stored in Secret ${secretLabel(ref)}`;
-    events.record(connection, "Normal", "Renewed", message);
-    this.#o.logger.info({ connection: name, reason: violation.reason, serial }, "certificate renewed");
-    return { held, reason: violation };
-  }
-
-  async #renew(info: ManagementInfo, client: HeldCredential, tls: MtlsOptions): Promise<HeldCredential> {
-    const key = await generateKeyPair(info.certificate["key-algorithm"]);
-    const csr = await createCsr(key, parseSubject(info.certificate.subject));
-    const issued = await this.#o.hub.renewCertificate(info.urls.renewCertUrl, csr, tls);
-    return heldFromIssued({
-      ...client.credentials,
-      chainPem: issued.chainPem,
-      keyPem: await exportPrivateKeyPem(key),
-      trustPem: issued.caPem,
-    });
   }
 
   #renewalViolation(connection: CentralConnection, inspected: InspectedSecret, memory: Memory, now: Date) {
@@ -251,24 +149,6 @@ export class ConnectionController {
       now,
       random: certificateRandom(certificate?.sha256 ?? ""),
     });
-  }
-
-  #mtls(client: HeldCredential): MtlsOptions {
-    const { chainPem, keyPem, serverCaPem } = client.credentials;
-    return { certPem: chainPem, keyPem, caPem: serverCaPem ?? this.#o.hubCaPem };
-  }
-
-  #failed(memory: Memory, now: Date, message: string): void {
-    memory.failedAttempts++;
-    memory.error = message;
-    memory.retryAt =
-      now.getTime() + backoffDelay(memory.failedAttempts, this.#backoff.baseMs, this.#backoff.capMs);
-  }
-
-  #succeeded(memory: Memory): void {
-    memory.failedAttempts = 0;
-    memory.error = undefined;
-    memory.retryAt = undefined;
   }
 
   async #resetRenewNow(name: string, memory: Memory): Promise<void> {
@@ -374,22 +254,4 @@ function expectedSubject(memory: Memory): Subject | undefined {
     }
   }
   return memory.held?.certificate.subject;
-}
-
-function syncFailure(error: unknown, at: Date): Extract<SyncOutcome, { ok: false }> {
-  if (error instanceof HubError && error.hubMessage === ErrorMessages.certificateRevoked) {
-    return {
-      ok: false,
-      at,
-      reason: "Revoked",
-      message: `the hub refused the client certificate: ${error.hubMessage}`,
-    };
-  }
-  if (error instanceof HubError && !error.transient)
-    return { ok: false, at, reason: "HubRefused", message: error.message };
-  return { ok: false, at, reason: "HubUnreachable", message: errorText(error) };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
