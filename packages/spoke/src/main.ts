@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { KubeConfig } from "@kubernetes/client-node";
-import { type Clock, type Random, systemClock } from "@tether/shared/time";
+import { type Clock, type Random, cryptoRandom, systemClock } from "@tether/shared/time";
 import { type Logger, pino } from "pino";
 import { ConfigError, type SpokeConfig, parseListenAddress } from "./config.ts";
 import { CertificateRequestController } from "./controllers/certificate-request.ts";
@@ -94,8 +94,7 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
       const elector = new LeaderElector({
         leases: kube.leases,
         clock,
-        // Jitter of retry periods only; cryptoRandom of @tether/shared/time throws (randomInt range).
-        random: deps.random ?? Math.random,
+        random: deps.random ?? cryptoRandom,
         logger,
         namespace,
         name: config.leaderElection.leaseName,
