@@ -2,20 +2,14 @@
  * What the policies look at, gathered beforehand by the controllers (all I/O and all crypto happen
  * there), so that every policy is a pure function of this state and the clock.
  */
-import type { Subject } from "@tether/shared/pki";
+import type { CertificateInfo } from "@tether/shared/pki";
 
 /** The keys of the credential Secret (SPEC §3.2). */
 export const credentialKeys = ["tls.crt", "tls.key", "ca.crt", "kubeconfig"] as const;
 export type CredentialKey = (typeof credentialKeys)[number];
 
-export interface CertificateFacts {
-  subject: Subject;
-  serial: string;
-  sha256: string;
-  notBefore: Date;
-  notAfter: Date;
-  issuer: string;
-}
+/** What the policies know of a certificate: exactly what pki reads from it. */
+export type CertificateFacts = CertificateInfo;
 
 export interface CredentialState {
   /** "namespace/name" of the credential Secret, for messages. */
