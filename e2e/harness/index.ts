@@ -9,7 +9,7 @@ export { sharedControlPlane } from "./shared.ts";
 export type { ClusterOperations, ServiceAccountCredentials } from "./operations.ts";
 export { runKubectl } from "./kubectl.ts";
 export type { KubectlOptions, KubectlResult } from "./kubectl.ts";
-export { startProcess, showLogsOnFailure, attachLogsOnFailure, printLogs } from "./process.ts";
+export { startProcess, showLogsOnFailure, attachLogsOnFailure, printLogs, isAlive } from "./process.ts";
 export type { ExitStatus, ManagedProcess, ProcessOptions, TestLike } from "./process.ts";
 export { ensureKubeBinaries } from "./binaries.ts";
 export type { KubeBinaries } from "./binaries.ts";

@@ -156,3 +156,13 @@ export function printLogs(name: string, logs: string): void {
 export function tail(text: string, lines = 40): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
+
+/** Whether a process with this pid still exists (signal 0 checks without touching it). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

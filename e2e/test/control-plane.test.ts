@@ -10,6 +10,7 @@ import { join } from "node:path";
 import t from "tap";
 import {
   ensureKubeBinaries,
+  isAlive,
   sharedControlPlane,
   spokeCrdDir,
   startControlPlane,
@@ -26,15 +27,6 @@ function describeStart(label: string, timings: StartTimings): string {
     ? "binaries cached"
     : `binaries installed/built in ${seconds(timings.binariesMs)}`;
   return `control plane start: ${seconds(timings.totalMs)} (${label}; ${binaries}; etcd + kube-apiserver ready in ${seconds(timings.readyMs)})`;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -322,10 +314,10 @@ t.test("RBAC: a service account gets what its Role grants and nothing else", asy
 t.test("stop leaves no process and no temp dir (warm start)", async (t) => {
   const second = await startControlPlane();
   console.log(describeStart("warm: second in this process", second.timings));
-  t.ok(alive(second.pids.etcd) && alive(second.pids.kubeApiserver) && existsSync(second.dir));
+  t.ok(isAlive(second.pids.etcd) && isAlive(second.pids.kubeApiserver) && existsSync(second.dir));
   await second.stop();
-  t.notOk(alive(second.pids.etcd), "etcd is gone");
-  t.notOk(alive(second.pids.kubeApiserver), "kube-apiserver is gone");
+  t.notOk(isAlive(second.pids.etcd), "etcd is gone");
+  t.notOk(isAlive(second.pids.kubeApiserver), "kube-apiserver is gone");
   t.notOk(existsSync(second.dir), "temp dir removed");
   await second.stop();
 });
@@ -342,13 +334,13 @@ t.test("an interrupted or killed test process leaves nothing behind", async (t) 
     t.test(`${signal} to the test process`, async (t) => {
       const holder = holders[i]!;
       const { pids, dir } = JSON.parse(ready[i]![0]) as { pids: ControlPlane["pids"]; dir: string };
-      t.ok(alive(pids.etcd) && alive(pids.kubeApiserver) && existsSync(dir));
+      t.ok(isAlive(pids.etcd) && isAlive(pids.kubeApiserver) && existsSync(dir));
       const exit = await holder.stop({ signal });
       // Re-raised, or (when tap's signal-exit also listens) exit code 128 + signal number.
       const ended = exit.signal === signal || exit.code === 128 + constants.signals[signal];
       t.ok(ended, `ended by ${signal}: ${JSON.stringify(exit)}`);
       // SIGTERM: the handler cleans up at once. SIGKILL: the watchdog notices within a second or two.
-      const gone = () => !alive(pids.etcd) && !alive(pids.kubeApiserver) && !existsSync(dir);
+      const gone = () => !isAlive(pids.etcd) && !isAlive(pids.kubeApiserver) && !existsSync(dir);
       t.ok(await eventually(gone, 10_000), "etcd, kube-apiserver and the temp dir are gone");
     });
   });

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { repoRoot } from "@tether/e2e/harness";
+import { isAlive, repoRoot } from "@tether/e2e/harness";
 
 const timeoutMs = 5 * 60_000;
 
@@ -28,15 +28,6 @@ function runDemo(): Promise<{ code: number | null; signal: NodeJS.Signals | null
       resolve({ code, signal, output });
     });
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Processes whose command line mentions `text` (a directory only the demo's processes use). */
@@ -88,7 +79,7 @@ t.test("the demo reaches a Ready connection, calls the hub and cleans up", async
 
   const pids = /processes: etcd (\d+), kube-apiserver (\d+), hub (\d+), spoke (\d+)/.exec(output);
   t.ok(pids, "the demo named its processes");
-  for (const pid of pids?.slice(1).map(Number) ?? []) t.notOk(alive(pid), `process ${pid} is gone`);
+  for (const pid of pids?.slice(1).map(Number) ?? []) t.notOk(isAlive(pid), `process ${pid} is gone`);
 
   const demoDir = /demo dir (\S+)/.exec(output)?.[1];
   const planeDir = /export KUBECONFIG=(\S+)\/admin\.kubeconfig/.exec(output)?.[1];
