@@ -23,6 +23,20 @@ export interface SpokeConfig {
   hubCaFile: string | undefined;
   hubTimeoutMs: number;
   logLevel: string;
+  /** The bootstrap flow (SPEC §3.4); undefined when the agent only serves CertificateRequests. */
+  bootstrap: BootstrapConfig | undefined;
+}
+
+export interface BootstrapConfig {
+  /** Path of the bootstrap kubeconfig (hub URL, hub serving CA, bootstrap token). */
+  kubeconfigFile: string;
+  /** Secret in the agent's namespace the file is mounted from: a change of its data restarts the agent. */
+  kubeconfigSecret: string;
+  /** This cluster's runtime id on the hub: the CN of its certificate and the CentralConnection's name. */
+  clusterName: string;
+  /** The credential Secret (SPEC §3.2) that holds the hub kubeconfig. */
+  hubKubeconfigSecret: string;
+  certHealthPeriodMs: number;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +77,29 @@ const FLAGS = {
   },
   "hub-timeout": { kind: "duration", default: "15s", help: "deadline of each call to the hub" },
   "log-level": { kind: "string", default: "info", help: "trace | debug | info | warn | error" },
+  "bootstrap-kubeconfig": {
+    kind: "string",
+    help: "bootstrap kubeconfig file: join the hub with its token when the hub kubeconfig is not valid",
+  },
+  "bootstrap-kubeconfig-secret": {
+    kind: "string",
+    default: "bootstrap-hub-kubeconfig",
+    help: "Secret the bootstrap kubeconfig is mounted from; a change of its data restarts the agent",
+  },
+  "cluster-name": {
+    kind: "string",
+    help: "this cluster's runtime id on the hub (required with --bootstrap-kubeconfig)",
+  },
+  "hub-kubeconfig-secret": {
+    kind: "string",
+    default: "hub-kubeconfig-secret",
+    help: "Secret in the agent's namespace that holds the hub kubeconfig of the bootstrap flow",
+  },
+  "cert-health-period": {
+    kind: "duration",
+    default: "30s",
+    help: "how often the bootstrap flow checks its certificate and the bootstrap kubeconfig",
+  },
 } satisfies Record<string, Flag>;
 
 type FlagName = keyof typeof FLAGS;
@@ -132,6 +169,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     hubCaFile: raw("hub-ca-file"),
     hubTimeoutMs: duration("hub-timeout"),
     logLevel: raw("log-level") ?? "info",
+    bootstrap: bootstrapConfig(raw, duration),
   };
   const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = config.leaderElection;
   if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs)) {
@@ -139,6 +177,44 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   for (const name of ["metrics-addr", "health-addr"] as const) parseListenAddress(raw(name) ?? "0", name);
   return config;
+}
+
+function bootstrapConfig(
+  raw: (name: FlagName) => string | undefined,
+  duration: (name: FlagName) => number,
+): BootstrapConfig | undefined {
+  const kubeconfigFile = raw("bootstrap-kubeconfig");
+  const clusterName = raw("cluster-name");
+  if (kubeconfigFile === undefined) {
+    if (clusterName !== undefined) throw new ConfigError("--cluster-name needs --bootstrap-kubeconfig");
+    return undefined;
+  }
+  if (clusterName === undefined) {
+    throw new ConfigError(
+      "--bootstrap-kubeconfig needs --cluster-name: the runtime id the bootstrap kubeconfig was made for",
+    );
+  }
+  for (const name of ["bootstrap-kubeconfig-secret", "hub-kubeconfig-secret"] as const) {
+    if (!isDnsSubdomain(raw(name) ?? ""))
+      throw new ConfigError(`--${name}: "${raw(name)}" is not a valid Secret name`);
+  }
+  if (!isDnsSubdomain(clusterName)) {
+    throw new ConfigError(
+      `--cluster-name: "${clusterName}" is not a valid resource name (lower-case letters, digits, '-' and '.')`,
+    );
+  }
+  return {
+    kubeconfigFile,
+    kubeconfigSecret: raw("bootstrap-kubeconfig-secret") ?? "bootstrap-hub-kubeconfig",
+    clusterName,
+    hubKubeconfigSecret: raw("hub-kubeconfig-secret") ?? "hub-kubeconfig-secret",
+    certHealthPeriodMs: duration("cert-health-period"),
+  };
+}
+
+/** Kubernetes object names (RFC 1123 subdomain): what a Secret or a CentralConnection may be called. */
+function isDnsSubdomain(name: string): boolean {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
 }
 
 /** ":8080", "0.0.0.0:8080", "[::1]:8080", "127.0.0.1:0"; undefined for "0" (off). */
