@@ -8,7 +8,9 @@ import { createLogger, runAgent } from "./main.ts";
 const USAGE = `usage: tether-spoke run [flags]
 
   run    keep this cluster's hub credentials valid: token exchange (CertificateRequest),
-         sync and renewal (CentralConnection), leader election, /livez /readyz /metrics
+         sync and renewal (CentralConnection), leader election, /livez /readyz /metrics;
+         with --bootstrap-kubeconfig and --cluster-name it also joins the hub by itself and
+         exits (to be restarted) when its certificate expires or the bootstrap kubeconfig changes
 
 flags (or TETHER_SPOKE_* env):
 ${flagsHelp()}
@@ -25,8 +27,7 @@ if (command !== "run") {
 }
 try {
   const config = parseConfig(rest);
-  await runAgent(config, createLogger(config.logLevel));
-  process.exit(0);
+  process.exit(await runAgent(config, createLogger(config.logLevel)));
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(`tether-spoke: ${error.message}`);

@@ -5,9 +5,6 @@
  * delete the request. What was obtained is kept in memory across retries, because the tokens are
  * one-time: a retry after the info call must not spend the info token again.
  */
-import type { CsrInfo } from "@tether/shared/contract";
-import { createCsr, exportPrivateKeyPem, generateKeyPair, parseSubject } from "@tether/shared/pki";
-import type { KeyPair } from "@tether/shared/pki";
 import type { Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
 import type { HubClient } from "../hub-client/client.ts";
@@ -17,11 +14,11 @@ import type { CertificateRequest } from "../kube/types.ts";
 import { defaultSecretName } from "../kube/types.ts";
 import { backoffDelay, defaultBackoff } from "./backoff.ts";
 import { upsertConnection } from "./connection-upsert.ts";
-import type { Credentials } from "./credentials.ts";
 import { heldFromIssued, secretLabel, writeCredentialSecret } from "./credentials.ts";
 import type { EventRecorder } from "./events.ts";
 import { type ExchangeStep, describeExchangeFailure, isRetryable, readRequest } from "./exchange-failure.ts";
 import { WorkQueue } from "./queue.ts";
+import { type ExchangeProgress, exchangeToken } from "./token-exchange.ts";
 
 export interface CertificateRequestControllerOptions {
   kube: KubePort;
@@ -39,14 +36,11 @@ export interface CertificateRequestControllerOptions {
 }
 
 /** What one exchange has obtained so far; keyed to the request's uid and generation. */
-interface Exchange {
+interface Exchange extends ExchangeProgress {
   uid: string | undefined;
   generation: number | undefined;
   startedAt: number;
   attempts: number;
-  info?: CsrInfo;
-  key?: { pair: KeyPair; pem: string };
-  credentials?: Credentials;
   /** A permanent failure: nothing more is tried until the request changes. */
   settled?: boolean;
   lastError?: string;
@@ -112,35 +106,19 @@ export class CertificateRequestController {
     const { hub, kube, clock, logger, events } = this.#o;
     const name = request.metadata.name;
     const { infoUrl, caPem } = readRequest(request, this.#o.hubCaPem);
-    if (exchange.credentials === undefined) {
-      at("info");
-      exchange.info ??= await hub.getCsrInfo(infoUrl, { caPem });
-      at("key");
-      if (exchange.key === undefined) {
-        const pair = await generateKeyPair(exchange.info.certificate["key-algorithm"]);
-        exchange.key = { pair, pem: await exportPrivateKeyPem(pair) };
-      }
-      const csr = await createCsr(exchange.key.pair, parseSubject(exchange.info.certificate.subject));
-      at("csr");
-      const issued = await hub.issueCertificate(exchange.info.csrUrl, csr, { caPem });
-      at("issued");
-      const credentials: Credentials = {
-        chainPem: issued.chainPem,
-        keyPem: exchange.key.pem,
-        trustPem: issued.caPem,
-        server: new URL(infoUrl).origin,
-        ...(caPem === undefined ? {} : { serverCaPem: caPem }),
-      };
-      await heldFromIssued(credentials);
-      exchange.credentials = credentials;
-    }
+    const credentials = await exchangeToken(
+      hub,
+      { infoUrl, call: caPem === undefined ? {} : { caPem }, server: new URL(infoUrl).origin },
+      exchange,
+      at,
+    );
     at("store");
     const info = exchange.info!;
     const existing = await kube.centralConnections.get(name);
     const ref = existing?.spec.secretRef ?? { name: defaultSecretName(name), namespace: this.#o.namespace };
-    await writeCredentialSecret(kube, ref, name, exchange.credentials);
+    await writeCredentialSecret(kube, ref, name, credentials);
     const connection = await upsertConnection(kube, name, info.api.infoUrl, ref, clock.now());
-    const held = await heldFromIssued(exchange.credentials);
+    const held = await heldFromIssued(credentials);
     const message = `certificate ${held.certificate.serial} for ${held.certificate.subject.CN} issued by the hub, valid until ${held.certificate.notAfter.toISOString()}; stored in Secret ${secretLabel(ref)}`;
     events.record(request, "Normal", "Issued", message);
     events.record(connection, "Normal", "Issued", message);

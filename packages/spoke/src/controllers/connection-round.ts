@@ -134,8 +134,8 @@ async function renew(
 }
 
 function mtls(client: HeldCredential, hubCaPem: string | undefined): MtlsOptions {
-  const { chainPem, keyPem, serverCaPem } = client.credentials;
-  return { certPem: chainPem, keyPem, caPem: serverCaPem ?? hubCaPem };
+  const { chainPem, keyPem, serverCaPem, proxyUrl } = client.credentials;
+  return { certPem: chainPem, keyPem, caPem: serverCaPem ?? hubCaPem, proxyUrl };
 }
 
 function failed(deps: RoundDeps, memory: Memory, now: Date, message: string): void {

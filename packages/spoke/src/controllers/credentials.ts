@@ -4,7 +4,7 @@
  * it is read back into the state the policies judge.
  */
 import type { V1Secret } from "@kubernetes/client-node";
-import { buildHubKubeconfig, parseKubeconfig } from "@tether/shared/kubeconfig";
+import { type KubeconfigView, buildHubKubeconfig, parseKubeconfig } from "@tether/shared/kubeconfig";
 import {
   certificateInfo,
   importPrivateKeyPem,
@@ -31,6 +31,8 @@ export interface Credentials {
   server: string;
   /** The CA of the hub's serving certificate; undefined: the system trust store. */
   serverCaPem?: string;
+  /** The kubeconfig's proxy-url: calls to the hub go through this HTTP proxy. */
+  proxyUrl?: string;
 }
 
 /** A credential whose certificate has been read: what a controller can present to the hub. */
@@ -51,6 +53,7 @@ export function credentialSecret(
   const kubeconfig = buildHubKubeconfig({
     server: credentials.server,
     caPem: credentials.serverCaPem,
+    proxyUrl: credentials.proxyUrl,
     clientCertificatePem: credentials.chainPem,
     clientKeyPem: credentials.keyPem,
   });
@@ -118,6 +121,8 @@ export interface InspectedSecret {
   state: CredentialState;
   /** Present when the Secret holds a certificate and a key that belong together. */
   held?: HeldCredential;
+  /** The Secret's `kubeconfig`, when it parses. */
+  kubeconfig?: KubeconfigView;
 }
 
 /** Reads the Secret into the state the policies judge; parses, matches the key and checks the chain. */
@@ -160,11 +165,20 @@ export async function inspectSecret(
   const kubeconfig = readKubeconfig(kubeconfigText);
   if (kubeconfigText !== undefined && "problem" in kubeconfig)
     state.unreadable = `kubeconfig is unreadable (${kubeconfig.problem})`;
-  if (!state.keyMatches || trustPem === undefined || "problem" in kubeconfig) return { state };
+  if ("problem" in kubeconfig) return { state };
+  if (!state.keyMatches || trustPem === undefined) return { state, kubeconfig };
   return {
     state,
+    kubeconfig,
     held: {
-      credentials: { chainPem, keyPem, trustPem, server: kubeconfig.server, serverCaPem: kubeconfig.caPem },
+      credentials: {
+        chainPem,
+        keyPem,
+        trustPem,
+        server: kubeconfig.server,
+        serverCaPem: kubeconfig.caPem,
+        proxyUrl: kubeconfig.proxyUrl,
+      },
       certificate: state.certificate,
     },
   };
@@ -180,11 +194,10 @@ async function checkIssuer(leafPem: string, trustPem: string, now: Date): Promis
   }
 }
 
-function readKubeconfig(text: string | undefined): { server: string; caPem?: string } | { problem: string } {
+function readKubeconfig(text: string | undefined): KubeconfigView | { problem: string } {
   if (text === undefined) return { problem: "missing" };
   try {
-    const view = parseKubeconfig(text);
-    return { server: view.server, caPem: view.caPem };
+    return parseKubeconfig(text);
   } catch (error) {
     return { problem: message(error) };
   }

@@ -9,6 +9,8 @@ export interface TokenCallOptions {
   caPem?: string;
   /** A bootstrap token, sent as `Authorization: Bearer` (SPEC §3.4). */
   bearerToken?: string;
+  /** An HTTP proxy (a kubeconfig's proxy-url) that the call tunnels through. */
+  proxyUrl?: string;
 }
 
 /** A client certificate and key for the mTLS routes, plus the trust for the hub's serving certificate. */
@@ -17,6 +19,7 @@ export interface MtlsOptions {
   certPem: string;
   keyPem: string;
   caPem?: string;
+  proxyUrl?: string;
 }
 
 /** The certificates response, decoded from base64. */

@@ -12,7 +12,7 @@ import {
   ContractError,
 } from "@tether/shared/contract";
 import { decodeBase64Pem } from "@tether/shared/pki";
-import { Agent, request } from "undici";
+import { Agent, type Dispatcher, ProxyAgent, request } from "undici";
 import type { HubClient, IssuedCertificates, MtlsOptions, TokenCallOptions } from "./client.ts";
 import { HubError, redactUrl, transportError } from "./errors.ts";
 
@@ -26,6 +26,7 @@ interface Call {
   url: string;
   tls: { caPem?: string; certPem?: string; keyPem?: string };
   bearerToken?: string;
+  proxyUrl?: string | undefined;
   body?: unknown;
 }
 
@@ -33,11 +34,7 @@ export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClie
   const timeoutMs = options.timeoutMs ?? 15_000;
 
   async function call(spec: Call): Promise<{ status: number; body: unknown }> {
-    const dispatcher = new Agent({
-      connect: { ca: spec.tls.caPem, cert: spec.tls.certPem, key: spec.tls.keyPem, timeout: timeoutMs },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+    const dispatcher = dispatcherFor(spec, timeoutMs);
     const headers: Record<string, string> = { accept: "application/json" };
     if (spec.bearerToken !== undefined) headers.authorization = `Bearer ${spec.bearerToken}`;
     if (spec.body !== undefined) headers["content-type"] = "application/json";
@@ -69,6 +66,7 @@ export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClie
         url: infoUrl,
         tls: { caPem: token.caPem },
         bearerToken: token.bearerToken,
+        proxyUrl: token.proxyUrl,
       });
       return checked(() => checkCsrInfo(body));
     },
@@ -78,12 +76,13 @@ export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClie
         url: csrUrl,
         tls: { caPem: token.caPem },
         bearerToken: token.bearerToken,
+        proxyUrl: token.proxyUrl,
         body: { csr: Buffer.from(csrPem, "utf8").toString("base64") },
       });
       return decodeCertificates(body);
     },
     async getManagementInfo(url: string, tls: MtlsOptions): Promise<ManagementInfo> {
-      const { body } = await call({ method: "GET", url, tls });
+      const { body } = await call({ method: "GET", url, tls, proxyUrl: tls.proxyUrl });
       return checked(() => checkManagementInfo(body));
     },
     async renewCertificate(url, csrPem, tls): Promise<IssuedCertificates> {
@@ -91,14 +90,28 @@ export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClie
         method: "POST",
         url,
         tls,
+        proxyUrl: tls.proxyUrl,
         body: { csr: Buffer.from(csrPem, "utf8").toString("base64") },
       });
       return decodeCertificates(body);
     },
     async revokeCertificate(url, tls): Promise<void> {
-      await call({ method: "POST", url, tls });
+      await call({ method: "POST", url, tls, proxyUrl: tls.proxyUrl });
     },
   };
+}
+
+/** TLS to the hub end to end: through a proxy, the TLS options apply to the tunnelled connection. */
+function dispatcherFor(spec: Call, timeoutMs: number): Dispatcher {
+  const tls = { ca: spec.tls.caPem, cert: spec.tls.certPem, key: spec.tls.keyPem, timeout: timeoutMs };
+  const timeouts = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs };
+  if (spec.proxyUrl === undefined) return new Agent({ connect: tls, ...timeouts });
+  return new ProxyAgent({
+    uri: spec.proxyUrl,
+    requestTls: tls,
+    proxyTls: { timeout: timeoutMs },
+    ...timeouts,
+  });
 }
 
 function decodeCertificates(body: unknown): IssuedCertificates {

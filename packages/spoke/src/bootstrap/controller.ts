@@ -1,0 +1,268 @@
+/**
+ * The bootstrap flow (SPEC §3.4), like Open Cluster Management's registration agent: at start (on
+ * becoming leader) judge the hub kubeconfig Secret; when it is valid, keep it; when it is not, join
+ * the hub with the bootstrap kubeconfig's token (`Authorization: Bearer`) until that works: one write
+ * of the hub kubeconfig Secret (the credential Secret of SPEC §3.2), then the CentralConnection named
+ * after the cluster. From there on the connection controller keeps the credential fresh.
+ */
+import { type CsrInfo, routes } from "@tether/shared/contract";
+import { parseSubject } from "@tether/shared/pki";
+import type { Clock } from "@tether/shared/time";
+import type { Logger } from "pino";
+import type { BootstrapConfig } from "../config.ts";
+import { backoffDelay, defaultBackoff } from "../controllers/backoff.ts";
+import { upsertConnection } from "../controllers/connection-upsert.ts";
+import {
+  type HeldCredential,
+  heldFromIssued,
+  inspectSecret,
+  secretLabel,
+  writeCredentialSecret,
+} from "../controllers/credentials.ts";
+import type { EventRecorder } from "../controllers/events.ts";
+import type { ExchangeStep } from "../controllers/exchange-failure.ts";
+import { type ExchangeProgress, exchangeToken } from "../controllers/token-exchange.ts";
+import type { HubClient } from "../hub-client/client.ts";
+import { HubError } from "../hub-client/errors.ts";
+import type { KubePort } from "../kube/port.ts";
+import type { SecretReference } from "../kube/types.ts";
+import { type HubKubeconfigVerdict, judgeHubKubeconfig } from "../policy/hub-kubeconfig.ts";
+import type { Violation } from "../policy/state.ts";
+import { type BootstrapKubeconfig, readBootstrapKubeconfig } from "./bootstrap-kubeconfig.ts";
+
+export type JoinFailureReason =
+  | "BootstrapKubeconfigMissing"
+  | "BootstrapKubeconfigInvalid"
+  | "BootstrapTokenRefused"
+  | "OtherCluster"
+  | "BootstrapFailed";
+
+export interface BootstrapControllerOptions {
+  kube: KubePort;
+  hub: HubClient;
+  clock: Clock;
+  logger: Logger;
+  events: EventRecorder;
+  namespace: string;
+  config: BootstrapConfig;
+  /** The bootstrap kubeconfig file's text; undefined when it cannot be read. */
+  readBootstrapFile(): Promise<string | undefined>;
+  /** --hub-ca-file: trust for the hub when the bootstrap kubeconfig embeds no CA. */
+  hubCaPem?: string;
+  /** Called with the certificate the agent runs on: judged valid at start, or just issued. */
+  onJoined?(held: HeldCredential): void;
+  backoff?: { baseMs: number; capMs: number };
+}
+
+class JoinError extends Error {
+  readonly reason: JoinFailureReason;
+  constructor(reason: JoinFailureReason, message: string) {
+    super(message);
+    this.name = "JoinError";
+    this.reason = reason;
+  }
+}
+
+export class BootstrapController {
+  readonly #o: BootstrapControllerOptions;
+  readonly #ref: SecretReference;
+  #problem: string | undefined = "deciding whether to bootstrap";
+  #joined = false;
+
+  constructor(options: BootstrapControllerOptions) {
+    this.#o = options;
+    this.#ref = { namespace: options.namespace, name: options.config.hubKubeconfigSecret };
+  }
+
+  /** For /readyz: undefined once the agent runs on a valid hub kubeconfig. */
+  problem(): string | undefined {
+    return this.#problem;
+  }
+
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  /** The start-up decision: reads the Secret and the bootstrap kubeconfig, judges, does nothing else. */
+  async decide(): Promise<{
+    verdict: HubKubeconfigVerdict;
+    held?: HeldCredential;
+    bootstrap?: BootstrapKubeconfig;
+  }> {
+    const { kube, clock, config } = this.#o;
+    const now = clock.now();
+    const secret = await kube.secrets.get(this.#ref.namespace, this.#ref.name);
+    const inspected = await inspectSecret(this.#ref, secret, now);
+    const bootstrap = await this.#readBootstrap();
+    const verdict = judgeHubKubeconfig({
+      credential: inspected.state,
+      hubKubeconfig: inspected.kubeconfig,
+      bootstrap: bootstrap?.view,
+      clusterName: config.clusterName,
+      now,
+    });
+    return {
+      verdict,
+      ...(inspected.held ? { held: inspected.held } : {}),
+      ...(bootstrap ? { bootstrap } : {}),
+    };
+  }
+
+  /** Decides, then joins if needed, retrying with backoff; resolves once joined or when `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { logger, clock } = this.#o;
+    const { baseMs, capMs } = this.#o.backoff ?? defaultBackoff;
+    let progress: ExchangeProgress = {};
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      let step: ExchangeStep = "input";
+      try {
+        const { verdict, held } = await this.decide();
+        if (verdict.valid && held) {
+          logger.info(
+            { reason: verdict.reason, secret: secretLabel(this.#ref) },
+            `hub kubeconfig is valid, skipping bootstrap: ${verdict.message}`,
+          );
+          await this.#ensureConnection(held.credentials.server);
+          return this.#ran(held);
+        }
+        if (attempt === 1) {
+          logger.info(
+            { reason: verdict.reason, secret: secretLabel(this.#ref) },
+            `hub kubeconfig is not valid, bootstrapping: ${verdict.message}`,
+          );
+        }
+        return this.#ran(await this.#join(progress, (next) => (step = next)));
+      } catch (error) {
+        const failure = describeJoinFailure(step, error);
+        // A refused or used-up CSR token cannot be retried; a network failure can, with the same one.
+        if (!(error instanceof HubError && error.transient)) progress = {};
+        const delay = backoffDelay(attempt, baseMs, capMs);
+        this.#problem = `${failure.reason}: ${failure.message}`;
+        logger.warn(
+          { reason: failure.reason, step, attempt, retryInSeconds: Math.round(delay / 1000) },
+          `bootstrap failed: ${failure.message}`,
+        );
+        try {
+          await clock.sleep(delay, signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  #ran(held: HeldCredential): void {
+    this.#joined = true;
+    this.#problem = undefined;
+    this.#o.onJoined?.(held);
+  }
+
+  async #join(progress: ExchangeProgress, at: (step: ExchangeStep) => void): Promise<HeldCredential> {
+    const { kube, hub, clock, logger, events, config } = this.#o;
+    const bootstrap = await this.#readBootstrap();
+    if (bootstrap === undefined) {
+      throw new JoinError(
+        "BootstrapKubeconfigMissing",
+        `the bootstrap kubeconfig ${config.kubeconfigFile} cannot be read: mount Secret ${config.kubeconfigSecret} there`,
+      );
+    }
+    if (bootstrap.view === undefined) {
+      throw new JoinError("BootstrapKubeconfigInvalid", bootstrap.problem ?? "unusable bootstrap kubeconfig");
+    }
+    const { server, token, caPem, proxyUrl } = bootstrap.view;
+    const trust = caPem ?? this.#o.hubCaPem;
+    const credentials = await exchangeToken(
+      hub,
+      {
+        infoUrl: hubUrl(server, routes.csrInfo.path),
+        call: {
+          bearerToken: token,
+          ...(trust === undefined ? {} : { caPem: trust }),
+          ...(proxyUrl === undefined ? {} : { proxyUrl }),
+        },
+        server,
+        accept: (info) => this.#acceptInfo(info),
+      },
+      progress,
+      at,
+    );
+    at("store");
+    await writeCredentialSecret(kube, this.#ref, config.clusterName, credentials);
+    const connection = await upsertConnection(
+      kube,
+      config.clusterName,
+      progress.info!.api.infoUrl,
+      this.#ref,
+      clock.now(),
+    );
+    const held = await heldFromIssued(credentials);
+    const message = `joined the hub ${server} with the bootstrap kubeconfig: certificate ${held.certificate.serial} valid until ${held.certificate.notAfter.toISOString()}, stored in Secret ${secretLabel(this.#ref)}`;
+    events.record(connection, "Normal", "Issued", message);
+    logger.info({ connection: config.clusterName, serial: held.certificate.serial, server }, message);
+    return held;
+  }
+
+  /**
+   * A valid hub kubeconfig needs its CentralConnection for upkeep; one deleted by the operator is
+   * made again (the hub's routes are fixed paths under the server the kubeconfig names).
+   */
+  async #ensureConnection(server: string): Promise<void> {
+    const { kube, clock, config } = this.#o;
+    if ((await kube.centralConnections.get(config.clusterName)) !== undefined) return;
+    await upsertConnection(
+      kube,
+      config.clusterName,
+      hubUrl(server, routes.managementInfo.path),
+      this.#ref,
+      clock.now(),
+    );
+    this.#o.logger.info(
+      { connection: config.clusterName },
+      "CentralConnection was missing: created it again",
+    );
+  }
+
+  /** A bootstrap kubeconfig made for another runtime would join as someone else: refuse before the CSR. */
+  #acceptInfo(info: CsrInfo): void {
+    const cn = parseSubject(info.certificate.subject).CN;
+    if (cn !== this.#o.config.clusterName) {
+      throw new JoinError(
+        "OtherCluster",
+        `the bootstrap kubeconfig is for runtime "${cn}", but --cluster-name is "${this.#o.config.clusterName}": make one with \`tether-hub bootstrap-kubeconfig --runtime ${this.#o.config.clusterName}\``,
+      );
+    }
+  }
+
+  async #readBootstrap(): Promise<BootstrapKubeconfig | undefined> {
+    const text = await this.#o.readBootstrapFile();
+    return text === undefined
+      ? undefined
+      : readBootstrapKubeconfig(`bootstrap kubeconfig ${this.#o.config.kubeconfigFile}`, text);
+  }
+}
+
+/** A hub route under the server URL, which may carry a path prefix. */
+function hubUrl(server: string, path: string): string {
+  return new URL(path.replace(/^\//, ""), `${server.replace(/\/+$/, "")}/`).href;
+}
+
+/** The words of the log and /readyz: what went wrong and what the operator can do. */
+export function describeJoinFailure(step: ExchangeStep, error: unknown): Violation<JoinFailureReason> {
+  if (error instanceof JoinError) return { reason: error.reason, message: error.message };
+  const text = error instanceof Error ? error.message : String(error);
+  if (error instanceof HubError && error.kind === "http" && error.status === 403 && step === "info") {
+    return {
+      reason: "BootstrapTokenRefused",
+      message: `the hub refused the bootstrap token (hub: ${error.hubMessage ?? "403"}): it is unknown or expired, or the runtime was deleted; make a new bootstrap kubeconfig with \`tether-hub bootstrap-kubeconfig --runtime <cluster name>\` and update the bootstrap Secret`,
+    };
+  }
+  const where: Record<ExchangeStep, string> = {
+    input: "reading the hub kubeconfig Secret",
+    info: "asking the hub for CSR info",
+    key: "making the key and CSR",
+    csr: "having the hub sign the CSR",
+    issued: "reading the issued certificate",
+    store: "storing the hub kubeconfig",
+  };
+  return { reason: "BootstrapFailed", message: `${where[step]}: ${text}` };
+}

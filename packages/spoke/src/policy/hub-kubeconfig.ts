@@ -1,0 +1,98 @@
+/**
+ * "Is the hub kubeconfig valid, or must the agent bootstrap?" (SPEC §3.4), like Open Cluster
+ * Management's HasValidHubClientConfig, as a chain of pure policies: the first one that finds a
+ * problem names it; when none does, the hub kubeconfig is valid and bootstrap is skipped. The
+ * reason is the word an operator reads in the agent's log and in /readyz.
+ */
+import { type KubeconfigView, compareHubKubeconfigs } from "@tether/shared/kubeconfig";
+import type { KubeconfigDifferenceReason } from "@tether/shared/kubeconfig";
+import { keyMismatch, secretMissing, secretMissingData } from "./renewal.ts";
+import type { CredentialState, Violation } from "./state.ts";
+
+export type HubKubeconfigReason =
+  | "SecretMissing"
+  | "SecretMissingData"
+  | "KeyMismatch"
+  | "OtherCluster"
+  | "NotYetValid"
+  | "Expired"
+  | KubeconfigDifferenceReason;
+
+export interface HubKubeconfigInput {
+  /** The hub kubeconfig Secret, read by `inspectSecret`. */
+  credential: CredentialState;
+  /** The Secret's `kubeconfig`, parsed; undefined when it is missing or unreadable (credential says why). */
+  hubKubeconfig: KubeconfigView | undefined;
+  /**
+   * The bootstrap kubeconfig, parsed; undefined when it is missing or unreadable. Then there is
+   * nothing to compare with, and a hub kubeconfig that is otherwise valid is kept: the operator may
+   * remove the bootstrap Secret once the cluster has joined.
+   */
+  bootstrap: KubeconfigView | undefined;
+  /** --cluster-name: the runtime id the certificate's CN must carry. */
+  clusterName: string;
+  now: Date;
+}
+
+export type HubKubeconfigPolicy = (input: HubKubeconfigInput) => Violation<HubKubeconfigReason> | undefined;
+
+export type HubKubeconfigVerdict =
+  { valid: true; reason: "Valid"; message: string } | ({ valid: false } & Violation<HubKubeconfigReason>);
+
+export const otherCluster: HubKubeconfigPolicy = ({ credential, clusterName }) => {
+  const cn = credential.certificate?.subject.CN;
+  return cn === undefined || cn === clusterName
+    ? undefined
+    : {
+        reason: "OtherCluster",
+        message: `the certificate in Secret ${credential.secretName} is for runtime "${cn}", not for --cluster-name "${clusterName}"`,
+      };
+};
+
+export const withinValidity: HubKubeconfigPolicy = ({ credential, now }) => {
+  const certificate = credential.certificate;
+  if (certificate === undefined) return undefined;
+  if (now < certificate.notBefore) {
+    return {
+      reason: "NotYetValid",
+      message: `the certificate is valid only from ${certificate.notBefore.toISOString()} (check the clocks)`,
+    };
+  }
+  return now >= certificate.notAfter
+    ? { reason: "Expired", message: `the certificate expired at ${certificate.notAfter.toISOString()}` }
+    : undefined;
+};
+
+/** Same server, proxy and CA as the bootstrap kubeconfig: a changed bootstrap means another hub. */
+export const sameHub: HubKubeconfigPolicy = ({ hubKubeconfig, bootstrap }) => {
+  if (hubKubeconfig === undefined || bootstrap === undefined) return undefined;
+  const difference = compareHubKubeconfigs(hubKubeconfig, bootstrap);
+  return difference === undefined
+    ? undefined
+    : {
+        reason: difference.reason,
+        message: `the hub kubeconfig names another hub than the bootstrap kubeconfig: ${difference.message}`,
+      };
+};
+
+export const hubKubeconfigPolicies: readonly HubKubeconfigPolicy[] = [
+  secretMissing,
+  secretMissingData,
+  keyMismatch,
+  otherCluster,
+  withinValidity,
+  sameHub,
+];
+
+export function judgeHubKubeconfig(input: HubKubeconfigInput): HubKubeconfigVerdict {
+  for (const policy of hubKubeconfigPolicies) {
+    const violation = policy(input);
+    if (violation) return { valid: false, ...violation };
+  }
+  const certificate = input.credential.certificate;
+  return {
+    valid: true,
+    reason: "Valid",
+    message: `Secret ${input.credential.secretName} holds certificate ${certificate?.serial ?? "?"} for "${input.clusterName}", valid until ${certificate?.notAfter.toISOString() ?? "?"}`,
+  };
+}
