@@ -18,6 +18,7 @@ import {
   extractCredentials,
   jsonpath,
   normaliseSerial,
+  verifies,
 } from "./journey/operator.ts";
 import { cluster, eventually, startHub, startSpoke } from "./spoke-helpers.ts";
 
@@ -67,6 +68,21 @@ const kubectlWait = async (what: string, resource: string, seconds: number) =>
 
 const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 45_000) =>
   eventually(what, probe, timeoutMs, spoke.process);
+
+/**
+ * The messages of the connection's Events of one type and reason. Events about cluster-scoped objects
+ * live in "default" (see packages/spoke/src/controllers/events.ts); they are written best effort, a
+ * moment after the status, so this waits for one.
+ */
+const connectionEvent = (type: "Normal" | "Warning", reason: string) =>
+  waitFor(`a ${type} Event ${reason} on the connection`, async () => {
+    const events = await kubectl([
+      ...["get", "events", "-n", "default", "--field-selector"],
+      `involvedObject.kind=CentralConnection,involvedObject.name=${name},type=${type},reason=${reason}`,
+      ...["-o", "jsonpath={.items[*].message}"],
+    ]);
+    return events.stdout === "" ? undefined : events.stdout;
+  });
 
 let credentialsTaken = 0;
 /** The Secret's credential as of now, in a directory of its own so that older ones stay usable. */
@@ -140,6 +156,12 @@ step("4. the Secret's credential works with curl against the hub", async (t) => 
   first = await takeCredentials();
   t.equal((await stat(first.files.key)).mode & 0o777, 0o600, "tls.key written 0600");
   t.equal(first.leaf.serial, await statusSerial(), "status.certificateStatus names the Secret's certificate");
+  t.equal(
+    (await certificateFields(first.files.ca)).sha256,
+    (await certificateFields(hub.caFile)).sha256,
+    "ca.crt is the hub's CA",
+  );
+  t.ok(await verifies(first.files.ca, first.files.cert), "openssl verify -CAfile ca.crt tls.crt: OK");
   const answer = await curlAs(first.files);
   t.equal(answer.status, 200, "management info answers 200", { body: answer.body });
   const info = JSON.parse(answer.body) as {
@@ -162,6 +184,11 @@ step("5. renewNow: a new serial, the flag reset, the new cert in the Secret and 
   t.equal(renewed.leaf.serial, serial, "the Secret holds the certificate status names");
   t.equal(renewed.leaf.commonName, first.leaf.commonName, "same runtime");
   t.equal((await curlAs(renewed.files)).status, 200, "the new certificate is accepted");
+  t.match(
+    await connectionEvent("Normal", "Renewed"),
+    renewed.leaf.serial,
+    "a Renewed Event names the serial",
+  );
   // SPEC 2.5: renewal does not revoke the old certificate; it stays valid until it expires.
   t.equal((await curlAs(first.files)).status, 200, "the old certificate too");
 });
@@ -200,15 +227,11 @@ step("6. revoked on the hub: curl gets 403 and the connection reports Revoked", 
     renewed.leaf.sha256,
     "certificateStatus kept",
   );
-  const warning = await waitFor("a Warning Event Revoked on the connection", async () => {
-    const events = await kubectl([
-      ...["get", "events", "-n", "default", "--field-selector"],
-      `involvedObject.name=${name},involvedObject.kind=CentralConnection,type=Warning,reason=Revoked`,
-      ...["-o", "jsonpath={.items[*].message}"],
-    ]);
-    return events.stdout === "" ? undefined : events.stdout;
-  });
-  t.match(warning, "Certificate has been revoked.", "a Warning Event says so");
+  t.match(
+    await connectionEvent("Warning", "Revoked"),
+    "Certificate has been revoked.",
+    "a Warning Event Revoked says so",
+  );
 });
 
 step("7. a new token URL re-enrols the same runtime: Ready again with a new certificate", async (t) => {

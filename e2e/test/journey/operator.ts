@@ -85,6 +85,13 @@ export async function certificateFields(file: string): Promise<CertificateFields
   };
 }
 
+/** `openssl verify`: true when `certFile`'s first certificate chains to `caFile`. */
+export async function verifies(caFile: string, certFile: string): Promise<boolean> {
+  return (await run("openssl", ["verify", "-CAfile", caFile, certFile]).catch(() => ""))
+    .trim()
+    .endsWith(": OK");
+}
+
 /** Serials compare as numbers: openssl pads to whole bytes, other printers may not. */
 export function normaliseSerial(hex: string): string {
   return hex.toUpperCase().replace(/^0+(?=.)/, "");
