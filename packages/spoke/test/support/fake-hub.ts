@@ -42,6 +42,10 @@ export class FakeHub implements HubClient {
   /** Errors for the next calls of one kind ("info", "issue", "management", "renew", "revoke"). */
   readonly failures = new Map<string, HubError[]>();
   readonly #infoTokens = new Map<string, Subject>();
+  /** Bootstrap tokens: reusable, like the hub's (SPEC §2.4). */
+  readonly #bootstrapTokens = new Map<string, Subject>();
+  /** The Bearer token and trust of each info call, in order. */
+  readonly infoCalls: { url: string; bearerToken?: string; caPem?: string; proxyUrl?: string }[] = [];
   readonly #csrTokens = new Map<string, Subject>();
   #next = 0;
 
@@ -65,13 +69,33 @@ export class FakeHub implements HubClient {
     return `${hubOrigin}/v1/runtimes/signingRequests/info?token=${token}`;
   }
 
-  getCsrInfo(infoUrl: string, _options: TokenCallOptions): Promise<CsrInfo> {
+  bootstrapToken(runtime: string): string {
+    const token = `bootstrap-${++this.#next}`;
+    this.#bootstrapTokens.set(token, {
+      CN: runtime,
+      O: "acme",
+      OU: "prod",
+      L: "Berlin",
+      ST: "Berlin",
+      C: "DE",
+    });
+    return token;
+  }
+
+  /** Ends a bootstrap token, as its expiry does. */
+  expireBootstrapToken(token: string): void {
+    this.#bootstrapTokens.delete(token);
+  }
+
+  getCsrInfo(infoUrl: string, options: TokenCallOptions): Promise<CsrInfo> {
+    this.infoCalls.push({ url: infoUrl, ...options });
     return this.#call("info", () => {
       const token = new URL(infoUrl).searchParams.get("token");
-      if (!token) throw refused(403, ErrorMessages.tokenNotProvided);
-      const subject = this.#infoTokens.get(token);
+      const bearer = token ? undefined : options.bearerToken;
+      if (!token && !bearer) throw refused(403, ErrorMessages.tokenNotProvided);
+      const subject = token ? this.#infoTokens.get(token) : this.#bootstrapTokens.get(bearer!);
       if (!subject) throw refused(403, ErrorMessages.invalidToken);
-      this.#infoTokens.delete(token);
+      if (token) this.#infoTokens.delete(token);
       const csrToken = `csr-${++this.#next}`;
       this.#csrTokens.set(csrToken, subject);
       return {
