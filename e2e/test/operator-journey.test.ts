@@ -58,11 +58,11 @@ spec:
 const curlAs = (files: CredentialFiles, url = managementInfo) =>
   curl(["--cert", files.cert, "--key", files.key, "--cacert", hub.caFile, url]);
 
-/** `kubectl wait --for=<what> <resource> --timeout=<seconds>s`; its own output says what it saw. */
-const kubectlWait = async (what: string, resource: string, seconds: number) =>
+/** `kubectl wait --for=<what> <resource> --timeout=<limit>s`; its own output says what it saw. */
+const kubectlWait = async (what: string, resource: string, limit: number) =>
   (
-    await kubectl(["wait", `--for=${what}`, resource, `--timeout=${seconds}s`], {
-      timeoutMs: (seconds + 10) * 1000,
+    await kubectl(["wait", `--for=${what}`, resource, `--timeout=${limit}s`], {
+      timeoutMs: (limit + 10) * 1000,
     })
   ).stdout;
 
