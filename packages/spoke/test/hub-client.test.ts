@@ -3,13 +3,14 @@
  * against a scripted HTTPS server for what a real hub rarely does: hang, answer garbage, fail with 503.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import type { ServerResponse } from "node:http";
+import { type ServerResponse, createServer as createHttpServer } from "node:http";
 import { createServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { ErrorMessages } from "@tether/shared/contract";
+import { parseKubeconfig } from "@tether/shared/kubeconfig";
 import {
   certificateInfo,
   createCsr,
@@ -104,6 +105,35 @@ t.test("the whole runtime API against the real hub", async (t) => {
   t.match(untrusted, { kind: "tls", transient: false });
   t.match((untrusted as Error).message, /not trusted.*spec\.caBundle.*--hub-ca-file/);
 
+  const proxy = await connectProxy();
+  t.teardown(() => proxy.close());
+  const proxied = await client.getManagementInfo(info.api.infoUrl, { ...tls, proxyUrl: proxy.url });
+  t.equal(proxied.clientIdentity.runtimeId, management.clientIdentity.runtimeId, "mTLS through the proxy");
+  const bootstrap = await fetch(
+    `${hub.internalUrl}/v1/runtimes/${management.clientIdentity.runtimeId}/bootstrap-kubeconfig`,
+    { method: "POST", headers: { authorization: `Bearer ${adminToken}` } },
+  );
+  const bearerToken = parseKubeconfig(await bootstrap.text()).token!;
+  const viaBearer = await client.getCsrInfo(
+    `${new URL(info.api.infoUrl).origin}/v1/runtimes/signingRequests/info`,
+    {
+      caPem,
+      bearerToken,
+      proxyUrl: proxy.url,
+    },
+  );
+  t.equal(
+    viaBearer.certificate.subject,
+    info.certificate.subject,
+    "the bootstrap token as Bearer, through the proxy",
+  );
+  t.equal(proxy.tunnels.length, 2, "both calls tunnelled");
+  t.match(
+    proxy.tunnels[0],
+    new RegExp(`^localhost:${new URL(info.api.infoUrl).port}$`),
+    "CONNECT to the hub",
+  );
+
   await client.revokeCertificate(management.urls.revokeCertUrl, tls);
   const revoked = await client.getManagementInfo(info.api.infoUrl, tls).catch((error: unknown) => error);
   t.match(revoked, { kind: "http", status: 403, hubMessage: ErrorMessages.certificateRevoked });
@@ -177,3 +207,34 @@ t.test("timeouts, refused connections, 5xx and malformed answers", async (t) => 
   t.match(refused, { kind: "network", transient: true });
   t.match(refused.message, /could not reach the hub .*ECONNREFUSED/);
 });
+
+/** An HTTP CONNECT proxy, as a kubeconfig's proxy-url names one; records where each tunnel went. */
+async function connectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
+  const tunnels: string[] = [];
+  const server = createHttpServer();
+  server.on("connect", (request, socket, head) => {
+    const target = request.url ?? "";
+    tunnels.push(target);
+    const [host, port] = [
+      target.slice(0, target.lastIndexOf(":")),
+      Number(target.slice(target.lastIndexOf(":") + 1)),
+    ];
+    const upstream = connect(port, host, () => {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(socket).pipe(upstream);
+    });
+    upstream.on("error", () => socket.destroy());
+    socket.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    tunnels,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
