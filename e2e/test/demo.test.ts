@@ -1,5 +1,5 @@
 /**
- * `node e2e/demo.ts --once` the way a user runs it: it exits 0, prints every step, ends with a Ready
+ * `./dev demo --once`, the README's demo command, the way a user runs it: it exits 0, prints every step, ends with a Ready
  * CentralConnection and a curl that the hub answered with the client's identity, and leaves no
  * process and no directory behind.
  */
@@ -13,7 +13,7 @@ const timeoutMs = 5 * 60_000;
 
 function runDemo(): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, "e2e/demo.ts"), "--once"], {
+    const child = spawn(join(repoRoot, "dev"), ["demo", "--once"], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"],
     });

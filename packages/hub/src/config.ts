@@ -111,6 +111,16 @@ export function envName(flag: string): string {
   return `TETHER_HUB_${flag.toUpperCase().replaceAll("-", "_")}`;
 }
 
+/** Every flag with its variable, default and help: the README's configuration reference is made from it. */
+export function flagTable(): { flag: string; env: string; default?: string; help: string }[] {
+  return Object.entries(FLAGS).map(([name, flag]) => ({
+    flag: `--${name}`,
+    env: envName(name),
+    ...("default" in flag ? { default: flag.default } : {}),
+    help: flag.help,
+  }));
+}
+
 export function flagsHelp(): string {
   return Object.entries(FLAGS)
     .map(([name, flag]) => {
