@@ -23,9 +23,9 @@ import {
   parseSubject,
 } from "@tether/shared/pki";
 import { systemClock } from "@tether/shared/time";
-import { serve } from "../../hub/src/main.ts";
-import { parseConfig } from "../../hub/src/config.ts";
-import { createLogger } from "../../hub/src/logger.ts";
+import { serve } from "@tether/hub/main";
+import { parseConfig } from "@tether/hub/config";
+import { createLogger } from "@tether/hub/logger";
 import { HubError } from "../src/hub-client/errors.ts";
 import { createHttpHubClient } from "../src/hub-client/http.ts";
 
