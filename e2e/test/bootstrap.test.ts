@@ -48,6 +48,7 @@ t.comment(`control plane, CRDs, RBAC and hub: ${seconds(fileStarted)}`);
 const managementInfoUrl = (publicUrl: string) => `${publicUrl}/v1/runtimes/management/info`;
 const secretName = (clusterName: string) => `hub-kubeconfig-${clusterName}`;
 const bootstrapFile = (clusterName: string) => join(dir, `${clusterName}.kubeconfig`);
+const bootstrapSecret = (clusterName: string) => `bootstrap-hub-kubeconfig-${clusterName}`;
 
 /** Like kubelet updates a mounted Secret: the new content appears at once, never half-written. */
 async function writeBootstrap(clusterName: string, text: string): Promise<string> {
@@ -62,6 +63,7 @@ function agentFor(t: Test, clusterName: string, options: { leaseName?: string } 
     kubeconfig: c.agentKubeconfig,
     clusterName,
     bootstrapFile: bootstrapFile(clusterName),
+    bootstrapSecret: bootstrapSecret(clusterName),
     hubKubeconfigSecret: secretName(clusterName),
     ...options,
   });
@@ -104,7 +106,7 @@ async function joinedFirstRun(agent: Agent): Promise<{ decided: LogEntry; joined
 
 function readyzWhen(agent: Agent, match: (answer: { status: number; body: string }) => boolean) {
   return eventually(`${agent.healthUrl}/readyz`, async () => {
-    const answer = await agent.readyz();
+    const answer = await agent.probe("/readyz");
     return match(answer) ? answer : undefined;
   });
 }
@@ -229,6 +231,11 @@ scenario(
       unready.body,
       /^\[-\] bootstrap: BootstrapTokenRefused: the hub refused the bootstrap token \(hub: Invalid token\.\): .*make a new bootstrap kubeconfig with `tether-hub bootstrap-kubeconfig --runtime <cluster name>`/m,
       "/readyz says why and what to do",
+    );
+    t.equal(
+      (await agent.probe("/livez")).status,
+      200,
+      "alive: waiting for a bootstrap kubeconfig is no reason to restart",
     );
     t.equal(await hubSecret("c4"), undefined, "no hub kubeconfig Secret written");
     t.equal(await c.kube.centralConnections.get("c4"), undefined, "no CentralConnection");
@@ -431,6 +438,42 @@ scenario(
     t.equal(await runtime(hub, "y7"), undefined, "no runtime y7");
     t.equal(await hubSecret("y7"), undefined, "no hub kubeconfig Secret");
     t.equal(await c.kube.centralConnections.get("y7"), undefined, "no CentralConnection");
+  },
+);
+
+scenario(
+  "the bootstrap kubeconfig Secret changes (a new token for the same hub): restart, and the certificate is kept",
+  ["c8"],
+  async (t) => {
+    await writeBootstrap("c8", await bootstrapKubeconfig(hub, "c8"));
+    const agent = await agentFor(t, "c8");
+    const first = await joinedFirstRun(agent);
+    await readyConnection("c8");
+
+    // Only the Secret: kubelet updates the mounted file a minute later, the agent must not wait for it.
+    const restartedAt = Date.now();
+    await c.plane.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: bootstrapSecret("c8"), namespace },
+      data: { kubeconfig: Buffer.from(await bootstrapKubeconfig(hub, "c8")).toString("base64") },
+    });
+    t.match(
+      await agent.waitForEntry("a restart", inRun(1, restarting)),
+      { reason: "BootstrapKubeconfigChanged", msg: /bootstrap kubeconfig Secret changed/ },
+      "the Secret's new data ends the agent",
+    );
+    t.match(
+      await agent.waitForEntry("the second run's decision", inRun(2, decision)),
+      { msg: /^hub kubeconfig is valid, skipping bootstrap: /, reason: "Valid" },
+      "same hub, same CA: the hub kubeconfig stays valid",
+    );
+    t.equal(agent.exits()[0]?.code, 1, "the first run exited with 1");
+    await readyConnection("c8", (found) => synced(found, restartedAt));
+    await readyzWhen(agent, (a) => a.status === 200);
+    t.equal(leafOf(await hubSecret("c8")).serial, first.joined.serial, "same certificate");
+    t.equal((await runtime(hub, "c8"))?.certificates.length, 1, "the hub issued no other");
+    t.equal(agent.runs(), 2, "restarted once: the restarted agent takes the Secret as it is now");
   },
 );
 

@@ -16,6 +16,8 @@ export interface AgentOptions {
   kubeconfig: string;
   clusterName: string;
   bootstrapFile: string;
+  /** Where the bootstrap kubeconfig "is mounted from": its data appearing or changing restarts the agent. */
+  bootstrapSecret: string;
   hubKubeconfigSecret: string;
   /** A Lease of its own; without it the agent runs with --no-leader-elect. */
   leaseName?: string;
@@ -23,7 +25,8 @@ export interface AgentOptions {
 
 export interface Agent extends Supervised {
   healthUrl: string;
-  readyz(): Promise<{ status: number; body: string }>;
+  /** GET /livez or /readyz. */
+  probe(path: "/livez" | "/readyz"): Promise<{ status: number; body: string }>;
 }
 
 export async function startAgent(t: TestLike, options: AgentOptions): Promise<Agent> {
@@ -42,6 +45,7 @@ export async function startAgent(t: TestLike, options: AgentOptions): Promise<Ag
       ...["-u", "NODE_OPTIONS", "-u", "NODE_V8_COVERAGE", process.execPath, spokeCli, "run"],
       ...["--kubeconfig", options.kubeconfig, "--namespace", namespace],
       ...["--bootstrap-kubeconfig", options.bootstrapFile, "--cluster-name", options.clusterName],
+      ...["--bootstrap-kubeconfig-secret", options.bootstrapSecret],
       ...["--hub-kubeconfig-secret", options.hubKubeconfigSecret],
       ...["--cert-health-period", "1s", "--sync-period", "2s"],
       ...["--health-addr", `127.0.0.1:${health}`, "--metrics-addr", "0", ...election],
@@ -60,8 +64,8 @@ export async function startAgent(t: TestLike, options: AgentOptions): Promise<Ag
   return {
     ...supervised,
     healthUrl,
-    async readyz() {
-      const response = await fetch(`${healthUrl}/readyz`);
+    async probe(path) {
+      const response = await fetch(`${healthUrl}${path}`);
       return { status: response.status, body: await response.text() };
     },
   };
