@@ -8,7 +8,7 @@
  * later agent's connection controller does not tend them.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -377,6 +377,53 @@ scenario(
       (await runtime(hub, "c6"))?.certificates.map((cert) => cert.serial.toUpperCase()),
       [first.joined.serial],
       "the first hub issued nothing more",
+    );
+  },
+);
+
+scenario(
+  "the hub reinstalled behind the same URL with new CAs: exit 1, restart, join it again",
+  ["c9"],
+  async (t) => {
+    const before = await startHubWith(t, []);
+    await writeBootstrap("c9", await bootstrapKubeconfig(before, "c9"));
+    const agent = await agentFor(t, "c9");
+    await joinedFirstRun(agent);
+    await readyConnection("c9");
+
+    await before.stop();
+    const after = await startHubWith(t, [], before.ports);
+    t.equal(after.publicUrl, before.publicUrl, "same URL");
+    const changedAt = Date.now();
+    await writeBootstrap("c9", await bootstrapKubeconfig(after, "c9"));
+    t.match(
+      await agent.waitForEntry("a restart", inRun(1, restarting)),
+      { reason: "BootstrapKubeconfigChanged" },
+      "the new bootstrap kubeconfig ends the agent",
+    );
+    t.match(
+      await agent.waitForEntry("the second run's decision", inRun(2, decision)),
+      {
+        msg: /^hub kubeconfig is not valid, bootstrapping: .*certificate-authority-data differs/,
+        reason: "CADiffers",
+      },
+      "the restarted agent sees that the hub's CA changed",
+    );
+    const second = await agent.waitForEntry("the second run's join", inRun(2, joined));
+    await readyConnection(
+      "c9",
+      (found) => found.status?.certificateStatus?.serialNumber === second.serial && synced(found, changedAt),
+    );
+    const secret = await hubSecret("c9");
+    t.equal(
+      decode(secret?.data?.["ca.crt"]).trim(),
+      (await readFile(after.caFile, "utf8")).trim(),
+      "the Secret trusts the new hub CA",
+    );
+    t.equal(
+      (await runtime(after, "c9"))?.currentCertificate?.serial.toUpperCase(),
+      second.serial,
+      "the reinstalled hub lists c9 with the new certificate",
     );
   },
 );

@@ -77,11 +77,20 @@ export async function csrInfoWith(kubeconfig: string): Promise<{ status: number;
   }
 }
 
-/** `tether-hub serve` on free ports with its own data dir (so its own CAs) and extra flags. */
-export async function startHubWith(t: TestLike, args: string[]): Promise<HubEndpoints> {
+export interface StartedHub extends HubEndpoints {
+  /** The external and internal port, for a hub that takes over the same URLs. */
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * `tether-hub serve` with its own data dir (so its own CAs) and extra flags, on free ports or on
+ * given ones (a hub reinstalled behind the same URL).
+ */
+export async function startHubWith(t: TestLike, args: string[], ports?: number[]): Promise<StartedHub> {
   const dataDir = await mkdtemp(join(tmpdir(), "tether-bootstrap-e2e-hub-"));
-  const [external, internal] = await freePorts(2);
-  const hub = {
+  const [external, internal] = ports ?? (await freePorts(2));
+  const endpoints = {
     publicUrl: `https://127.0.0.1:${external}`,
     internalUrl: `http://127.0.0.1:${internal}`,
     caFile: join(dataDir, "ca.crt"),
@@ -91,7 +100,16 @@ export async function startHubWith(t: TestLike, args: string[]): Promise<HubEndp
     cmd: process.execPath,
     args: [
       ...[hubCli, "serve", "--listen", `127.0.0.1:${external}`, "--internal-listen", `127.0.0.1:${internal}`],
-      ...["--public-url", hub.publicUrl, "--data-dir", dataDir, "--store", "sqlite", "--log-level", "warn"],
+      ...[
+        "--public-url",
+        endpoints.publicUrl,
+        "--data-dir",
+        dataDir,
+        "--store",
+        "sqlite",
+        "--log-level",
+        "warn",
+      ],
       ...args,
     ],
     cwd: repoRoot,
@@ -105,9 +123,10 @@ export async function startHubWith(t: TestLike, args: string[]): Promise<HubEndp
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   await eventually(
     "the hub's /readyz",
-    async () => ((await fetch(`${hub.internalUrl}/readyz`).catch(() => undefined))?.ok ? true : undefined),
+    async () =>
+      (await fetch(`${endpoints.internalUrl}/readyz`).catch(() => undefined))?.ok ? true : undefined,
     30_000,
     proc,
   );
-  return hub;
+  return { ...endpoints, ports: [external!, internal!], stop: async () => void (await proc.stop()) };
 }
