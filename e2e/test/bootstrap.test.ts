@@ -2,11 +2,11 @@
  * The bootstrap kubeconfig flow (SPEC §3.4) against a real control plane and real hub processes: the
  * agent runs as its service account under a supervisor that, like the kubelet, starts it again when
  * it exits non-zero. The four start-up cases (bootstrap kubeconfig valid or not × hub kubeconfig valid
- * or not), the two restart triggers (expired certificate, changed bootstrap kubeconfig, here pointing
- * at a second hub) and credentials made for another cluster. Each case has its own cluster name, hub
- * kubeconfig Secret and bootstrap file, and deletes its CentralConnections when it ends, so that a
- * later agent's connection controller does not tend them.
- */
+ * or not); the restart triggers (an expired certificate; a changed bootstrap kubeconfig file pointing
+ * at a second hub, or at the same URL served with new CAs; a changed bootstrap Secret); credentials
+ * made for another cluster. Each case has its own cluster name, hub kubeconfig Secret, bootstrap file
+ * and bootstrap Secret, and deletes its CentralConnections when it ends, so that a later agent's
+ * connection controller does not tend them. */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -32,8 +32,8 @@ export interface Supervised {
 }
 
 /**
- * A run that ends this many times in a row is a crash loop, not a restart the test expects: the
- * supervisor gives up so the test fails with the logs instead of spinning.
+ * More runs than any case expects is a crash loop, not a restart under test: the supervisor gives up
+ * so that the test fails with the logs instead of spinning.
  */
 const maxRuns = 8;
 
