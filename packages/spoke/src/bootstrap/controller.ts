@@ -7,8 +7,6 @@
  */
 import { type CsrInfo, routes } from "@tether/shared/contract";
 import { parseSubject } from "@tether/shared/pki";
-import type { Clock } from "@tether/shared/time";
-import type { Logger } from "pino";
 import type { BootstrapConfig } from "../config.ts";
 import { backoffDelay, defaultBackoff } from "../controllers/backoff.ts";
 import { upsertConnection } from "../controllers/connection-upsert.ts";
@@ -19,12 +17,10 @@ import {
   secretLabel,
   writeCredentialSecret,
 } from "../controllers/credentials.ts";
-import type { EventRecorder } from "../controllers/events.ts";
+import type { ControllerDeps } from "../controllers/deps.ts";
 import type { ExchangeStep } from "../controllers/exchange-failure.ts";
 import { type ExchangeProgress, exchangeToken } from "../controllers/token-exchange.ts";
-import type { HubClient } from "../hub-client/client.ts";
 import { HubError } from "../hub-client/errors.ts";
-import type { KubePort } from "../kube/port.ts";
 import type { SecretReference } from "../kube/types.ts";
 import { type HubKubeconfigVerdict, judgeHubKubeconfig } from "../policy/hub-kubeconfig.ts";
 import type { Violation } from "../policy/state.ts";
@@ -37,21 +33,13 @@ export type JoinFailureReason =
   | "OtherCluster"
   | "BootstrapFailed";
 
-export interface BootstrapControllerOptions {
-  kube: KubePort;
-  hub: HubClient;
-  clock: Clock;
-  logger: Logger;
-  events: EventRecorder;
-  namespace: string;
+/** `hubCaPem` serves a bootstrap kubeconfig that embeds no CA. */
+export interface BootstrapControllerOptions extends ControllerDeps {
   config: BootstrapConfig;
   /** The bootstrap kubeconfig file's text; undefined when it cannot be read. */
   readBootstrapFile(): Promise<string | undefined>;
-  /** --hub-ca-file: trust for the hub when the bootstrap kubeconfig embeds no CA. */
-  hubCaPem?: string;
   /** Called with the certificate the agent runs on: judged valid at start, or just issued. */
   onJoined?(held: HeldCredential): void;
-  backoff?: { baseMs: number; capMs: number };
 }
 
 class JoinError extends Error {

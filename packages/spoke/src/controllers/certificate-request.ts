@@ -5,32 +5,20 @@
  * delete the request. What was obtained is kept in memory across retries, because the tokens are
  * one-time: a retry after the info call must not spend the info token again.
  */
-import type { Clock } from "@tether/shared/time";
-import type { Logger } from "pino";
-import type { HubClient } from "../hub-client/client.ts";
 import { updateWithRetry } from "../kube/conflict.ts";
-import type { KubePort, Watcher } from "../kube/port.ts";
+import type { Watcher } from "../kube/port.ts";
 import type { CertificateRequest } from "../kube/types.ts";
 import { defaultSecretName } from "../kube/types.ts";
 import { backoffDelay, defaultBackoff } from "./backoff.ts";
 import { upsertConnection } from "./connection-upsert.ts";
 import { heldFromIssued, secretLabel, writeCredentialSecret } from "./credentials.ts";
-import type { EventRecorder } from "./events.ts";
 import { type ExchangeStep, describeExchangeFailure, isRetryable, readRequest } from "./exchange-failure.ts";
+import type { ControllerDeps } from "./deps.ts";
 import { WorkQueue } from "./queue.ts";
 import { type ExchangeProgress, exchangeToken } from "./token-exchange.ts";
 
-export interface CertificateRequestControllerOptions {
-  kube: KubePort;
-  hub: HubClient;
-  clock: Clock;
-  logger: Logger;
-  events: EventRecorder;
-  /** The agent's namespace: home of the credential Secret. */
-  namespace: string;
-  /** --hub-ca-file: trust for the hub's serving certificate when the request has no caBundle. */
-  hubCaPem?: string;
-  backoff?: { baseMs: number; capMs: number };
+/** `hubCaPem` serves requests without spec.caBundle. */
+export interface CertificateRequestControllerOptions extends ControllerDeps {
   /** How long transient failures are retried: the longest a token can live (SPEC §2.4: 24h). */
   giveUpAfterMs?: number;
 }

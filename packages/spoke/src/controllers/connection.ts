@@ -7,12 +7,9 @@
  * presents to the hub, so a deleted or damaged Secret can be rebuilt by a renewal.
  */
 import { type Subject, parseSubject } from "@tether/shared/pki";
-import type { Clock } from "@tether/shared/time";
-import type { Logger } from "pino";
 import type { ConnectionMetrics } from "../health/metrics.ts";
-import type { HubClient } from "../hub-client/client.ts";
 import { updateWithRetry } from "../kube/conflict.ts";
-import type { KubePort, Watcher } from "../kube/port.ts";
+import type { Watcher } from "../kube/port.ts";
 import type { CentralConnection, SecretReference } from "../kube/types.ts";
 import { connectionLabel, defaultSecretName, managedByLabel, managedByValue } from "../kube/types.ts";
 import { readiness } from "../policy/readiness.ts";
@@ -24,22 +21,13 @@ import { type RoundDeps, hubRound } from "./connection-round.ts";
 import { connectionStatus } from "./connection-status.ts";
 import type { HeldCredential, InspectedSecret } from "./credentials.ts";
 import { inspectSecret, isValidAt, writeCredentialSecret } from "./credentials.ts";
-import type { EventRecorder } from "./events.ts";
+import type { ControllerDeps } from "./deps.ts";
 import { WorkQueue } from "./queue.ts";
 
-export interface ConnectionControllerOptions {
-  kube: KubePort;
-  hub: HubClient;
-  clock: Clock;
-  logger: Logger;
-  events: EventRecorder;
+/** `hubCaPem` serves credentials whose kubeconfig embeds no CA. */
+export interface ConnectionControllerOptions extends ControllerDeps {
   metrics: ConnectionMetrics;
-  /** The agent's namespace: where credential Secrets live by default. */
-  namespace: string;
   syncPeriodMs: number;
-  /** --hub-ca-file: trust for the hub's serving certificate when the kubeconfig embeds none. */
-  hubCaPem?: string;
-  backoff?: { baseMs: number; capMs: number };
 }
 
 export class ConnectionController {
