@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import t from "tap";
 import { execFile } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
@@ -379,11 +380,12 @@ t.test("compareHubKubeconfigs returns the first difference as a reason", async (
   t.equal(compareHubKubeconfigs(proxied("http://a:1"), proxied("http://b:1"))?.reason, "ProxyURLDiffers");
   t.same(compareHubKubeconfigs(hub, buildBootstrapKubeconfig({ server, caPem: otherCaPem, token: "t" })), {
     reason: "CADiffers",
-    message: "certificate-authority-data differs (1 certificate vs 1 certificate)",
+    message: `certificate-authority-data differs (sha256 ${short(caPem)}… vs sha256 ${short(otherCaPem)}…)`,
   });
-  t.same(compareHubKubeconfigs(bundle, buildBootstrapKubeconfig({ server, token: "t" })), {
+  t.match(compareHubKubeconfigs(bundle, buildBootstrapKubeconfig({ server, token: "t" })), {
     reason: "CADiffers",
-    message: "certificate-authority-data differs (2 certificates vs none)",
+    message:
+      /^certificate-authority-data differs \(2 certificates: sha256 [0-9a-f]{16}…, sha256 [0-9a-f]{16}… vs none\)$/,
   });
   t.equal(
     compareHubKubeconfigs(parseKubeconfig(hub), parseKubeconfig(bootstrap)),
@@ -392,3 +394,9 @@ t.test("compareHubKubeconfigs returns the first difference as a reason", async (
   );
   t.throws(() => compareHubKubeconfigs(hub, "a: ["), { code: "invalid-yaml" });
 });
+
+/** The first 16 hex digits of the SHA-256 of a PEM block's DER, as `openssl x509 -fingerprint -sha256` shows it. */
+function short(pem: string): string {
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
+  return createHash("sha256").update(der).digest("hex").slice(0, 16);
+}

@@ -3,6 +3,7 @@
  * Management's IsSameHubKubeconfig: same server, same proxy, same CA. The first difference is returned
  * as a condition-style reason, so the spoke can put the same word in its logs, Events and status.
  */
+import { createHash } from "node:crypto";
 import { pemBlocks } from "./data.ts";
 import { type KubeconfigView, parseKubeconfig } from "./parse.ts";
 import { normalizeUrl } from "./urls.ts";
@@ -51,8 +52,14 @@ function caKey(pem: string | undefined): string | undefined {
         .join("\n");
 }
 
+/** Names the certificates by SHA-256 prefix, the way an operator compares them with `openssl x509 -fingerprint`. */
 function describeCa(pem: string | undefined): string {
   if (pem === undefined) return "none";
-  const count = pemBlocks(pem).length;
-  return `${count} certificate${count === 1 ? "" : "s"}`;
+  const fingerprints = pemBlocks(pem).map(
+    (block) =>
+      `sha256 ${createHash("sha256").update(Buffer.from(block.body, "base64")).digest("hex").slice(0, 16)}…`,
+  );
+  return fingerprints.length === 1
+    ? fingerprints[0]!
+    : `${fingerprints.length} certificates: ${fingerprints.join(", ")}`;
 }
