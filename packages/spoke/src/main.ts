@@ -99,8 +99,9 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
     const connections = new ConnectionController({ ...shared, metrics, syncPeriodMs: config.syncPeriodMs });
     leading = true;
     requests.start();
-    connections.start();
     const joining = bootstrap?.controller.run(signal);
+    await bootstrap?.controller.firstAttempt;
+    connections.start();
     logger.info({ namespace }, "controllers started");
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();

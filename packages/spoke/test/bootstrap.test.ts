@@ -734,3 +734,50 @@ t.test("agent: a bootstrap Secret that appears ends run() with BootstrapKubeconf
   t.match(await running, { restart: { reason: "BootstrapKubeconfigChanged", message: /Secret changed/ } });
   t.equal(apiVersion, "tether.dev/v1alpha1");
 });
+
+t.test("agent: on a re-join the connection is not synced with the Secret the join replaces", async (t) => {
+  const clock = new FakeClock(notBefore);
+  const kube = new FakeKube();
+  const hub = await new FakeHub(clock).init();
+  const first = buildBootstrapKubeconfig({
+    server: hubOrigin,
+    caPem: hubCa.certPem,
+    token: hub.bootstrapToken("edge-1"),
+  });
+  const file = { text: first };
+  const config = parseConfig(
+    ["--no-leader-elect", "--bootstrap-kubeconfig", "/b", "--cluster-name", "edge-1"],
+    {},
+  );
+  const deps = {
+    kube,
+    hub,
+    logger,
+    namespace,
+    identity: "test",
+    clock,
+    readBootstrapFile: () => Promise.resolve(file.text),
+  };
+  const stop = new AbortController();
+  const running = buildAgent(config, deps).run(stop.signal);
+  await until(() => hub.calls.includes("management"));
+  stop.abort();
+  await running;
+
+  file.text = buildBootstrapKubeconfig({
+    server: "https://hub-2.test:8443",
+    caPem: hubCa.certPem,
+    token: hub.bootstrapToken("edge-1"),
+  });
+  hub.calls.length = 0;
+  const again = new AbortController();
+  const rejoining = buildAgent(config, deps).run(again.signal);
+  await until(() => hub.calls.includes("management"));
+  t.same(
+    hub.calls.slice(0, 3),
+    ["info", "issue", "management"],
+    "join first, then the first sync, with the new certificate",
+  );
+  again.abort();
+  await rejoining;
+});

@@ -56,10 +56,21 @@ export class BootstrapController {
   readonly #ref: SecretReference;
   #problem: string | undefined = "deciding whether to bootstrap";
   #joined = false;
+  #settle: (() => void) | undefined;
+  #firstAttempt: Promise<void> = Promise.resolve();
 
   constructor(options: BootstrapControllerOptions) {
     this.#o = options;
     this.#ref = { namespace: options.namespace, name: options.config.hubKubeconfigSecret };
+  }
+
+  /**
+   * Of the latest `run`: resolves once the decision is taken and, if it said so, the first join
+   * attempt has ended (joined or failed). The connection controller starts then, so that it does not
+   * sync the connection with a Secret that the join is about to replace.
+   */
+  get firstAttempt(): Promise<void> {
+    return this.#firstAttempt;
   }
 
   /** For /readyz: undefined once the agent runs on a valid hub kubeconfig. */
@@ -101,6 +112,7 @@ export class BootstrapController {
     const { logger, clock } = this.#o;
     const { baseMs, capMs } = this.#o.backoff ?? defaultBackoff;
     let progress: ExchangeProgress = {};
+    this.#firstAttempt = new Promise((resolve) => (this.#settle = resolve));
     for (let attempt = 1; !signal.aborted; attempt++) {
       let step: ExchangeStep = "input";
       try {
@@ -121,6 +133,7 @@ export class BootstrapController {
         }
         return this.#ran(await this.#join(progress, (next) => (step = next)));
       } catch (error) {
+        this.#settle?.();
         const failure = describeJoinFailure(step, error);
         // A refused or used-up CSR token cannot be retried; a network failure can, with the same one.
         if (!(error instanceof HubError && error.transient)) progress = {};
@@ -137,9 +150,11 @@ export class BootstrapController {
         }
       }
     }
+    this.#settle?.();
   }
 
   #ran(held: HeldCredential): void {
+    this.#settle?.();
     this.#joined = true;
     this.#problem = undefined;
     this.#o.onJoined?.(held);
