@@ -1,12 +1,39 @@
 import t from "tap";
-import { intervalRenewalTime, nextRenewalTime, renewalTime } from "@tether/shared/renewal";
+import { grantedFrom, intervalRenewalTime, nextRenewalTime, renewalTime } from "@tether/shared/renewal";
 import { FakeClock, sequenceRandom } from "@tether/shared/time";
 
 const DAY = 86_400_000;
+const MINUTE = 60_000;
 const clock = new FakeClock("2026-03-01T00:00:00Z");
-const notBefore = clock.now();
-const notAfter = new Date(notBefore.getTime() + 30 * DAY);
-const at = (days: number) => new Date(notBefore.getTime() + days * DAY).toISOString();
+/** As the hub issues: notBefore back-dated 5 minutes, the 30 days granted counted from the issue time. */
+const issuedAt = clock.now();
+const notBefore = new Date(issuedAt.getTime() - 5 * MINUTE);
+const notAfter = new Date(issuedAt.getTime() + 30 * DAY);
+const at = (days: number) => new Date(issuedAt.getTime() + days * DAY).toISOString();
+const fromNotBefore = (days: number) => new Date(notBefore.getTime() + days * DAY).toISOString();
+
+t.test("the lifetime is the one the hub granted, without the back-dated minutes", async (t) => {
+  const issued = new Date("2026-03-01T12:00:00Z");
+  const short = {
+    notBefore: new Date(issued.getTime() - 5 * MINUTE),
+    notAfter: new Date(issued.getTime() + 20_000),
+    fraction: 0.66,
+    jitter: 0,
+    random: sequenceRandom([0]),
+  };
+  t.equal(
+    renewalTime(short).toISOString(),
+    new Date(issued.getTime() + 13_200).toISOString(),
+    "a 20 s certificate is renewed 13.2 s after issue, not at once (which made the spoke renew in a loop)",
+  );
+  const unbackdated = { ...short, notBefore: issued, notAfter: new Date(issued.getTime() + 4 * MINUTE) };
+  t.equal(
+    renewalTime(unbackdated).toISOString(),
+    new Date(issued.getTime() + 0.66 * 4 * MINUTE).toISOString(),
+    "a lifetime of at most the back-dating counts from notBefore",
+  );
+  t.equal(grantedFrom(notBefore, notAfter), issuedAt.getTime());
+});
 
 t.test("renewalTime: the fraction of the lifetime, pulled earlier by at most the jitter", async (t) => {
   t.equal(
@@ -44,8 +71,8 @@ t.test("renewalTime: the fraction of the lifetime, pulled earlier by at most the
 });
 
 t.test("intervalRenewalTime counts days from notBefore", async (t) => {
-  t.equal(intervalRenewalTime({ notBefore, intervalDays: 7 }).toISOString(), at(7));
-  t.equal(intervalRenewalTime({ notBefore, intervalDays: 0.5 }).toISOString(), at(0.5));
+  t.equal(intervalRenewalTime({ notBefore, intervalDays: 7 }).toISOString(), fromNotBefore(7));
+  t.equal(intervalRenewalTime({ notBefore, intervalDays: 0.5 }).toISOString(), fromNotBefore(0.5));
   t.throws(() => intervalRenewalTime({ notBefore, intervalDays: 0 }), RangeError);
 });
 
@@ -53,7 +80,7 @@ t.test("nextRenewalTime takes the earlier of the two", async (t) => {
   const random = sequenceRandom([0]);
   t.equal(
     nextRenewalTime({ notBefore, notAfter, fraction: 0.8, intervalDays: 7, random }).toISOString(),
-    at(7),
+    fromNotBefore(7),
   );
   t.equal(
     nextRenewalTime({ notBefore, notAfter, fraction: 0.5, intervalDays: 20, random }).toISOString(),

@@ -120,6 +120,17 @@ t.test("renewal at the planned time; the interval in days; disabled renewal", as
   t.not(await serial(), third, "renewNow still renews");
 });
 
+t.test("a certificate valid for only 20 s is renewed about every 13 s, not in a loop", async (t) => {
+  // The hub back-dates notBefore by 5 minutes; counting those made such a certificate due at once.
+  const agent = await startAgent();
+  agent.hub.validityMs = 20_000;
+  await agent.apply("c1", agent.hub.tokenUrl());
+  for (let second = 0; second < 60; second++) await agent.advance(1_000);
+  const renewals = agent.hub.issued.filter((issued) => issued.kind === "renewal").length;
+  t.ok(renewals >= 4 && renewals <= 6, `4-6 renewals in 60 s (${renewals})`);
+  t.equal((await agent.connection("c1")).status?.conditions?.find((c) => c.type === "Ready")?.status, "True");
+});
+
 t.test("hub down during renewal: old credentials stay, the error shows, backoff, then success", async (t) => {
   const { agent, serial, setSpec } = await enrolled();
   t.teardown(() => agent.stop());

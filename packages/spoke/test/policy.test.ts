@@ -1,4 +1,5 @@
 import t from "tap";
+import { grantedFrom } from "@tether/shared/renewal";
 import { sequenceRandom } from "@tether/shared/time";
 import type { CentralConnectionSpec } from "../src/kube/types.ts";
 import { readiness } from "../src/policy/readiness.ts";
@@ -124,9 +125,10 @@ t.test(
       renewal: { renewAfterFraction: 0.5 },
     };
     const cert = healthy().certificate!;
-    const lifetime = notAfter.getTime() - notBefore.getTime();
-    const latest = notBefore.getTime() + lifetime * 0.5;
-    const earliest = notBefore.getTime() + lifetime * 0.5 * (1 - renewalJitter);
+    const start = grantedFrom(notBefore, notAfter);
+    const lifetime = notAfter.getTime() - start;
+    const latest = start + lifetime * 0.5;
+    const earliest = start + lifetime * 0.5 * (1 - renewalJitter);
     for (const r of [0, 0.25, 0.5, 0.999999]) {
       const at = plannedRenewalTime(spec, cert, () => r)!.getTime();
       t.ok(at >= Math.floor(earliest) && at <= latest, `random ${r}: within bounds`);
@@ -166,9 +168,11 @@ t.test("the interval in days renews earlier than the fraction when it is shorter
     notBefore.getTime() + 3 * DAY,
   );
   spec.renewal = { renewAfterFraction: 0.1, renewIntervalDays: 20 };
+  const start = grantedFrom(notBefore, notAfter);
   t.equal(
     plannedRenewalTime(spec, healthy().certificate!, () => 0)?.getTime(),
-    notBefore.getTime() + 3 * DAY,
+    start + (notAfter.getTime() - start) * 0.1,
+    "the fraction, of the lifetime the hub granted",
   );
 });
 

@@ -1,1 +1,1 @@
-export { renewalTime, intervalRenewalTime, nextRenewalTime } from "./renewal.ts";
+export { grantedFrom, renewalTime, intervalRenewalTime, nextRenewalTime } from "./renewal.ts";
