@@ -16,7 +16,6 @@ import { type BootstrapConfig, parseConfig } from "../src/config.ts";
 import { type HeldCredential, inspectSecret } from "../src/controllers/credentials.ts";
 import { kubeEventRecorder } from "../src/controllers/events.ts";
 import { FakeKube } from "../src/kube/fake.ts";
-import { apiVersion } from "../src/kube/types.ts";
 import { buildAgent } from "../src/main.ts";
 import { type HubKubeconfigInput, judgeHubKubeconfig } from "../src/policy/hub-kubeconfig.ts";
 import type { CredentialState } from "../src/policy/state.ts";
@@ -647,134 +646,77 @@ t.test("a network failure after the info call retries the CSR with what was alre
 
 // ---- the agent: probes and the restart outcome ---------------------------------------------------
 
-t.test("agent: joins, serves the connection, and ends run() with CertificateExpired", async (t) => {
+/** An agent with the bootstrap flow on the fakes; `file.text` is the bootstrap kubeconfig file. */
+async function bootstrapAgent(...flags: string[]) {
   const clock = new FakeClock(notBefore);
   const kube = new FakeKube();
   const hub = await new FakeHub(clock).init();
-  hub.validityMs = 10 * 60 * SECOND;
-  const file = {
-    text: buildBootstrapKubeconfig({
-      server: hubOrigin,
-      caPem: hubCa.certPem,
-      token: hub.bootstrapToken("edge-1"),
-    }),
-  };
-  const agent = buildAgent(
-    { ...parseConfig(["--no-leader-elect", "--bootstrap-kubeconfig", "/b", "--cluster-name", "edge-1"], {}) },
-    {
-      kube,
-      hub,
-      logger,
-      namespace,
-      identity: "test",
-      clock,
-      readBootstrapFile: () => Promise.resolve(file.text),
-    },
+  const file = { text: undefined as string | undefined };
+  const bootstrapFor = (server = hubOrigin) =>
+    buildBootstrapKubeconfig({ server, caPem: hubCa.certPem, token: hub.bootstrapToken("edge-1") });
+  const config = parseConfig(
+    ["--no-leader-elect", "--bootstrap-kubeconfig", "/b", "--cluster-name", "edge-1", ...flags],
+    {},
   );
+  const deps = { kube, hub, logger, namespace, identity: "test", clock };
+  const build = () => buildAgent(config, { ...deps, readBootstrapFile: () => Promise.resolve(file.text) });
+  return { clock, kube, hub, file, bootstrapFor, build };
+}
+
+t.test("agent: joins, serves the connection, and ends run() with CertificateExpired", async (t) => {
+  const w = await bootstrapAgent();
+  w.hub.validityMs = 10 * 60 * SECOND;
+  w.file.text = w.bootstrapFor();
+  const agent = w.build();
   t.ok(agent.bootstrap, "the bootstrap parts are built");
   const stop = new AbortController();
   const running = agent.run(stop.signal);
   await until(() => agent.bootstrap?.controller.joined === true);
-  t.equal(agent.bootstrap?.controller.joined, true);
   t.same(agent.probes.ready(), [], "ready once joined");
-  await kube.centralConnections.update({
-    ...(await kube.centralConnections.get("edge-1"))!,
-    spec: { ...(await kube.centralConnections.get("edge-1"))!.spec, renewal: { enabled: false } },
+  const connection = (await w.kube.centralConnections.get("edge-1"))!;
+  await w.kube.centralConnections.update({
+    ...connection,
+    spec: { ...connection.spec, renewal: { enabled: false } },
   });
   t.same(agent.probes.live(), [], "live");
-  await clock.advance(11 * 60 * SECOND);
-  const outcome = await running;
-  t.match(outcome, { restart: { reason: "CertificateExpired" } });
+  await w.clock.advance(11 * 60 * SECOND);
+  t.match(await running, { restart: { reason: "CertificateExpired" } });
   t.match(agent.probes.live(), [/^certificate: the client certificate expired/], "/livez fails");
   stop.abort();
 });
 
 t.test("agent: a bootstrap Secret that appears ends run() with BootstrapKubeconfigChanged", async (t) => {
-  const clock = new FakeClock(notBefore);
-  const kube = new FakeKube();
-  const hub = await new FakeHub(clock).init();
-  const agent = buildAgent(
-    parseConfig(
-      [
-        "--no-leader-elect",
-        "--bootstrap-kubeconfig",
-        "/b",
-        "--cluster-name",
-        "edge-1",
-        "--cert-health-period",
-        "5s",
-      ],
-      {},
-    ),
-    {
-      kube,
-      hub,
-      logger,
-      namespace,
-      identity: "test",
-      clock,
-      readBootstrapFile: () => Promise.resolve(undefined),
-    },
-  );
+  const w = await bootstrapAgent("--cert-health-period", "5s");
+  const agent = w.build();
   const running = agent.run(new AbortController().signal);
   await flush();
   t.match(agent.probes.ready(), [/^bootstrap: BootstrapKubeconfigMissing/], "unready, with the reason");
-  const text = buildBootstrapKubeconfig({
-    server: hubOrigin,
-    caPem: hubCa.certPem,
-    token: hub.bootstrapToken("edge-1"),
-  });
-  await kube.secrets.create({
+  await w.kube.secrets.create({
     apiVersion: "v1",
     kind: "Secret",
     metadata: { name: "bootstrap-hub-kubeconfig", namespace },
-    data: { kubeconfig: Buffer.from(text).toString("base64") },
+    data: { kubeconfig: Buffer.from(w.bootstrapFor()).toString("base64") },
   });
-  await clock.advance(5 * SECOND);
+  await w.clock.advance(5 * SECOND);
   t.match(await running, { restart: { reason: "BootstrapKubeconfigChanged", message: /Secret changed/ } });
-  t.equal(apiVersion, "tether.dev/v1alpha1");
 });
 
 t.test("agent: on a re-join the connection is not synced with the Secret the join replaces", async (t) => {
-  const clock = new FakeClock(notBefore);
-  const kube = new FakeKube();
-  const hub = await new FakeHub(clock).init();
-  const first = buildBootstrapKubeconfig({
-    server: hubOrigin,
-    caPem: hubCa.certPem,
-    token: hub.bootstrapToken("edge-1"),
-  });
-  const file = { text: first };
-  const config = parseConfig(
-    ["--no-leader-elect", "--bootstrap-kubeconfig", "/b", "--cluster-name", "edge-1"],
-    {},
-  );
-  const deps = {
-    kube,
-    hub,
-    logger,
-    namespace,
-    identity: "test",
-    clock,
-    readBootstrapFile: () => Promise.resolve(file.text),
-  };
+  const w = await bootstrapAgent();
+  w.file.text = w.bootstrapFor();
   const stop = new AbortController();
-  const running = buildAgent(config, deps).run(stop.signal);
-  await until(() => hub.calls.includes("management"));
+  const running = w.build().run(stop.signal);
+  await until(() => w.hub.calls.includes("management"));
   stop.abort();
   await running;
 
-  file.text = buildBootstrapKubeconfig({
-    server: "https://hub-2.test:8443",
-    caPem: hubCa.certPem,
-    token: hub.bootstrapToken("edge-1"),
-  });
-  hub.calls.length = 0;
+  w.file.text = w.bootstrapFor("https://hub-2.test:8443");
+  w.hub.calls.length = 0;
   const again = new AbortController();
-  const rejoining = buildAgent(config, deps).run(again.signal);
-  await until(() => hub.calls.includes("management"));
+  const rejoining = w.build().run(again.signal);
+  await until(() => w.hub.calls.includes("management"));
   t.same(
-    hub.calls.slice(0, 3),
+    w.hub.calls.slice(0, 3),
     ["info", "issue", "management"],
     "join first, then the first sync, with the new certificate",
   );
