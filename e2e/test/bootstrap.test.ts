@@ -170,6 +170,14 @@ scenario("bootstrap kubeconfig valid, no hub kubeconfig: the agent joins the hub
   );
   t.equal((await readyzWhen(agent, (a) => a.status === 200)).body, "ok\n", "/readyz ok");
   t.equal(agent.restarts(), 0, "never restarted");
+  const token = bootstrap.token ?? "";
+  t.ok(token.length > 16, "the bootstrap kubeconfig carries a token");
+  t.notOk(agent.logs().includes(token), "the bootstrap token never appears in the agent's log");
+  t.notOk(hub.process().logs().includes(token), "nor in the hub's");
+  t.notOk(
+    agent.logs().includes(decode(secret?.data?.["tls.key"]).split("\n")[1] ?? "-"),
+    "nor the private key",
+  );
 });
 
 scenario("both kubeconfigs valid: a restarted agent keeps its certificate", ["c2"], async (t) => {
