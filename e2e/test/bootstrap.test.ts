@@ -196,14 +196,7 @@ scenario("both kubeconfigs valid: a restarted agent keeps its certificate", ["c2
 
   const restartedAt = Date.now();
   const second = await agentFor(t, "c2");
-  t.match(
-    await second.waitForEntry("the start-up decision", decision),
-    { msg: /^hub kubeconfig is valid, skipping bootstrap: /, reason: "Valid" },
-    "the log says it skips bootstrap",
-  );
-  // Ready from a sync by the new process, not the condition the first one left behind.
-  await readyConnection("c2", (found) => synced(found, restartedAt));
-  await readyzWhen(second, (a) => a.status === 200);
+  await keptAtStart(t, second, "c2", restartedAt, "the log says it skips bootstrap");
   t.equal(leafOf(await hubSecret("c2")).serial, serial, "same certificate in the Secret");
   const after = await runtime(hub, "c2");
   t.equal(after?.certificates.length, issuedBefore, "the hub issued no certificate");
@@ -518,14 +511,8 @@ scenario(
       { reason: "BootstrapKubeconfigChanged", msg: /bootstrap kubeconfig Secret changed/ },
       "the Secret's new data ends the agent",
     );
-    t.match(
-      await agent.waitForEntry("the second run's decision", inRun(2, decision)),
-      { msg: /^hub kubeconfig is valid, skipping bootstrap: /, reason: "Valid" },
-      "same hub, same CA: the hub kubeconfig stays valid",
-    );
+    await keptAtStart(t, agent, "c8", restartedAt, "same hub, same CA: the hub kubeconfig stays valid", 2);
     t.equal(agent.exits()[0]?.code, 1, "the first run exited with 1");
-    await readyConnection("c8", (found) => synced(found, restartedAt));
-    await readyzWhen(agent, (a) => a.status === 200);
     t.equal(leafOf(await hubSecret("c8")).serial, first.joined.serial, "same certificate");
     t.equal((await runtime(hub, "c8"))?.certificates.length, 1, "the hub issued no other");
     t.equal(agent.runs(), 2, "restarted once: the restarted agent takes the Secret as it is now");
@@ -558,13 +545,7 @@ scenario("bootstrap kubeconfig expired, hub kubeconfig valid: the agent keeps wo
   await writeBootstrap("c3", expiringKubeconfig);
   const restartedAt = Date.now();
   const second = await agentFor(t, "c3");
-  t.match(
-    await second.waitForEntry("the start-up decision", decision),
-    { msg: /^hub kubeconfig is valid, skipping bootstrap: /, reason: "Valid" },
-    "the hub kubeconfig is kept",
-  );
-  await readyConnection("c3", (found) => synced(found, restartedAt));
-  await readyzWhen(second, (a) => a.status === 200);
+  await keptAtStart(t, second, "c3", restartedAt, "the hub kubeconfig is kept");
   t.equal(leafOf(await hubSecret("c3")).serial, serial, "same certificate");
   t.equal((await runtime(hub, "c3"))?.certificates.length, issuedBefore, "the hub issued no certificate");
   t.notOk(
@@ -573,6 +554,27 @@ scenario("bootstrap kubeconfig expired, hub kubeconfig valid: the agent keeps wo
   );
   t.equal(second.restarts(), 0, "never restarted");
 });
+
+/**
+ * The start-up decision (of run `run`) keeps the hub kubeconfig, and the connection is Ready from a
+ * sync of the process started at `since`, not from the condition an earlier one left behind.
+ */
+async function keptAtStart(
+  t: Test,
+  agent: Agent,
+  name: string,
+  since: number,
+  message: string,
+  run?: number,
+): Promise<void> {
+  t.match(
+    await agent.waitForEntry("the start-up decision", run === undefined ? decision : inRun(run, decision)),
+    { msg: /^hub kubeconfig is valid, skipping bootstrap: /, reason: "Valid" },
+    message,
+  );
+  await readyConnection(name, (found) => synced(found, since));
+  await readyzWhen(agent, (a) => a.status === 200);
+}
 
 /** Whether a sync succeeded after `since` (a process started then). */
 function synced(connection: CentralConnection, since: number): boolean {
