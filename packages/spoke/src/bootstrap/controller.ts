@@ -116,7 +116,7 @@ export class BootstrapController {
     for (let attempt = 1; !signal.aborted; attempt++) {
       let step: ExchangeStep = "input";
       try {
-        const { verdict, held } = await this.decide();
+        const { verdict, held, bootstrap } = await this.decide();
         if (verdict.valid && held) {
           logger.info(
             { reason: verdict.reason, secret: secretLabel(this.#ref) },
@@ -131,7 +131,7 @@ export class BootstrapController {
             `hub kubeconfig is not valid, bootstrapping: ${verdict.message}`,
           );
         }
-        return this.#ran(await this.#join(progress, (next) => (step = next)));
+        return this.#ran(await this.#join(bootstrap, progress, (next) => (step = next)));
       } catch (error) {
         this.#settle?.();
         const failure = describeJoinFailure(step, error);
@@ -160,9 +160,13 @@ export class BootstrapController {
     this.#o.onJoined?.(held);
   }
 
-  async #join(progress: ExchangeProgress, at: (step: ExchangeStep) => void): Promise<HeldCredential> {
+  /** `bootstrap`: as the decision just read it. */
+  async #join(
+    bootstrap: BootstrapKubeconfig | undefined,
+    progress: ExchangeProgress,
+    at: (step: ExchangeStep) => void,
+  ): Promise<HeldCredential> {
     const { kube, hub, clock, logger, events, config } = this.#o;
-    const bootstrap = await this.#readBootstrap();
     if (bootstrap === undefined) {
       throw new JoinError(
         "BootstrapKubeconfigMissing",
