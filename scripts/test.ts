@@ -1,10 +1,13 @@
 /**
  * `pnpm test`: every check the project has, in the order that fails fastest, then one closing line
  * `N passed, N failed` for CI. Static checks count one each; tap counts its own test points.
- * Arguments are passed to tap (e.g. `pnpm test packages/hub/test/tokens.test.ts`), and then only
- * tap runs.
+ *   pnpm test            type-check, lint, format, then every tap file (unit, stores, end-to-end)
+ *   pnpm test --unit     the fast lane: type-check, lint, format, then the packages' own tests only
+ *                        (no control plane, so no kube-apiserver build; coverage is left to the full run)
+ *   pnpm test FILE...    only tap, on those files (other arguments go to tap as they are)
  */
 import { spawn } from "node:child_process";
+import { globSync } from "node:fs";
 
 interface Outcome {
   passed: number;
@@ -32,9 +35,17 @@ function run(label: string, cmd: string, args: string[], onLine?: (line: string)
 }
 
 const outcome: Outcome = { passed: 0, failed: 0 };
-const tapArgs = process.argv.slice(2);
+const args = process.argv.slice(2);
+const unitLane = args.includes("--unit");
+const tapArgs = unitLane
+  ? [
+      "--disable-coverage",
+      ...args.filter((arg) => arg !== "--unit"),
+      ...globSync("packages/*/test/**/*.test.ts").sort(),
+    ]
+  : args;
 
-if (tapArgs.length === 0) {
+if (args.length === 0 || unitLane) {
   for (const [label, cmd, args] of [
     ["type-check", "tsc", ["-p", "tsconfig.json"]],
     ["lint", "eslint", ["--max-warnings", "0", "."]],
