@@ -3,8 +3,11 @@
 #   etcd:           Debian's etcd-server package (3.4.23; Kubernetes supports etcd >= 3.4.22).
 #   kube-apiserver: built with Go from the Go module proxy at a pinned version and cached outside the
 #                   repo, keyed by version, so that only the first run pays for the build.
-# Prints the two binary paths as shell assignments on stdout (ETCD_BIN=..., KUBE_APISERVER_BIN=...);
-# progress goes to stderr. Every failing step says which step failed and why.
+#   kube-controller-manager: the same way, from the same module, only with
+#                   TETHER_WITH_CONTROLLER_MANAGER=1 (scenarios that need real Deployment/ReplicaSet/
+#                   StatefulSet/DaemonSet controllers); it reuses most of kube-apiserver's build cache.
+# Prints the binary paths as shell assignments on stdout (ETCD_BIN=..., KUBE_APISERVER_BIN=...,
+# KUBE_CONTROLLER_MANAGER_BIN=...); progress goes to stderr. Every failing step says which step failed and why.
 set -euo pipefail
 
 # v1.33 keeps the machine's kubectl (v1.32 client) inside Kubernetes' +/-1 minor version skew.
@@ -45,12 +48,10 @@ ensure_etcd() {
 
 # The compiler prints nothing for minutes: say that it is still working.
 heartbeat() {
-  local start=$SECONDS
-  while sleep 30 >/dev/null 2>&1; do say "step kube-apiserver: still compiling ($((SECONDS - start))s)"; done
+  local what="$1" start=$SECONDS
+  while sleep 30 >/dev/null 2>&1; do say "step $what: still compiling ($((SECONDS - start))s)"; done
 }
 
-# Go from the machine when it is new enough for the go.mod, else the official toolchain module from
-# the Go module proxy (what `GOTOOLCHAIN=auto` would fetch), cached by version.
 ensure_go() {
   local want="$1"
   if command -v go >/dev/null 2>&1; then
@@ -79,9 +80,11 @@ ensure_go() {
   "$GO" version >/dev/null 2>&1 || fail go "the downloaded toolchain does not run"
 }
 
-ensure_kube_apiserver() {
-  KUBE_APISERVER_BIN="$BIN_DIR/kube-apiserver"
-  if [ -x "$KUBE_APISERVER_BIN" ] && "$KUBE_APISERVER_BIN" --version >/dev/null 2>&1; then
+# Builds k8s.io/kubernetes/cmd/<name> into the cache. One scratch module serves every binary, so a
+# second binary reuses the first one's modules and most of Go's build cache.
+ensure_kube_binary() {
+  local name="$1" bin="$BIN_DIR/$1"
+  if [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1; then
     return
   fi
   local work="$CACHE_DIR/kube/build-$KUBE_VERSION"
@@ -89,10 +92,10 @@ ensure_kube_apiserver() {
   local minor="${KUBE_VERSION#v1.}"
   local staging_version="v0.${minor}"
   local mod_url="$PROXY/k8s.io/kubernetes/@v/$KUBE_VERSION.mod"
-  say "step kube-apiserver: reading the staging module list from k8s.io/kubernetes $KUBE_VERSION go.mod"
-  curl -fsSL "$mod_url" -o "$work/kubernetes.mod" || fail kube-apiserver "could not download $mod_url"
+  say "step $name: reading the staging module list from k8s.io/kubernetes $KUBE_VERSION go.mod"
+  curl -fsSL "$mod_url" -o "$work/kubernetes.mod" || fail "$name" "could not download $mod_url"
   ensure_go "$(awk '/^go /{print $2; exit}' "$work/kubernetes.mod")"
-  say "step kube-apiserver: building $KUBE_VERSION with $("$GO" env GOVERSION) (first run only: several minutes)"
+  say "step $name: building $KUBE_VERSION with $("$GO" env GOVERSION) (first run only: several minutes)"
   {
     echo "module tether.dev/kube-apiserver-build"
     echo
@@ -105,22 +108,28 @@ ensure_kube_apiserver() {
       | awk -v v="$staging_version" '{print "\t" $1 " => " $1 " " v}'
     echo ")"
   } > "$work/go.mod"
-  printf 'package main\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' > "$work/tools.go"
+  {
+    printf 'package main\n\nimport (\n'
+    printf '\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n'
+    printf '\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"\n'
+    printf ')\n'
+  } > "$work/tools.go"
+  local started=$SECONDS
   (
     cd "$work"
     export GOFLAGS="-mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
-    say "step kube-apiserver: resolving modules (go mod tidy)"
-    "$GO" mod tidy >&2 || fail kube-apiserver "go mod tidy failed (module proxy reachable? version $KUBE_VERSION exists?)"
-    say "step kube-apiserver: compiling (go build k8s.io/kubernetes/cmd/kube-apiserver; silent for minutes)"
-    heartbeat &
+    say "step $name: resolving modules (go mod tidy)"
+    "$GO" mod tidy >&2 || fail "$name" "go mod tidy failed (module proxy reachable? version $KUBE_VERSION exists?)"
+    say "step $name: compiling (go build k8s.io/kubernetes/cmd/$name; silent for minutes)"
+    heartbeat "$name" &
     local beat=$!
     trap 'kill "$beat" 2>/dev/null' EXIT
     "$GO" build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}" \
-      -o "$KUBE_APISERVER_BIN.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2 \
-      || fail kube-apiserver "go build failed"
+      -o "$bin.tmp" "k8s.io/kubernetes/cmd/$name" >&2 \
+      || fail "$name" "go build failed"
   )
-  mv "$KUBE_APISERVER_BIN.tmp" "$KUBE_APISERVER_BIN"
-  say "step kube-apiserver: built $KUBE_APISERVER_BIN"
+  mv "$bin.tmp" "$bin"
+  say "step $name: built $bin in $((SECONDS - started)) s"
 }
 
 # tap runs test files in parallel and each may call this script: one installs or builds, the others
@@ -132,5 +141,11 @@ if ! flock -n 9; then
   flock 9
 fi
 ensure_etcd
-ensure_kube_apiserver
+ensure_kube_binary kube-apiserver
+KUBE_APISERVER_BIN="$BIN_DIR/kube-apiserver"
 printf 'ETCD_BIN=%s\nKUBE_APISERVER_BIN=%s\n' "$ETCD_BIN" "$KUBE_APISERVER_BIN"
+# kube-controller-manager only for the callers that run workloads' controllers (rollout scenarios).
+if [ "${TETHER_WITH_CONTROLLER_MANAGER:-}" = 1 ]; then
+  ensure_kube_binary kube-controller-manager
+  printf 'KUBE_CONTROLLER_MANAGER_BIN=%s\n' "$BIN_DIR/kube-controller-manager"
+fi
