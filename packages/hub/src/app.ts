@@ -87,7 +87,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   const baseLogger: FastifyBaseLogger = logger;
   // Unknown fields are refused, not silently dropped: a mistyped "runtime" must not mint a new runtime.
   const ajv = { customOptions: { removeAdditional: false as const } };
-  const externalTls = Fastify({
+  const external = Fastify({
     https: { ...tlsOptions(serving.current()), requestCert: true, rejectUnauthorized: false },
     loggerInstance: baseLogger.child({ listener: "external" }),
     bodyLimit: config.bodyLimit,
@@ -95,9 +95,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     return503OnClosing: false,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
-  serving.onChange((credentials) => externalTls.server.setSecureContext(tlsOptions(credentials)));
-  // Route plugins are written against the plain instance type; only the server underneath differs.
-  const external = externalTls as unknown as FastifyInstance;
+  serving.onChange((credentials) => external.server.setSecureContext(tlsOptions(credentials)));
   const internal: FastifyInstance = Fastify({
     loggerInstance: baseLogger.child({ listener: "internal" }),
     bodyLimit: config.bodyLimit,
@@ -118,20 +116,16 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     global: false,
     errorResponseBuilder: () => new HttpError(429, ErrorMessages.rateLimited),
   });
-  // Each group of routes in its own scope, so that its hooks apply to it alone.
-  const scoped = (routes: (app: FastifyInstance, ctx: HubContext) => void) => (scope: FastifyInstance) => {
-    routes(scope, context);
-    return Promise.resolve();
-  };
-  await external.register(scoped(enrolmentRoutes));
-  await external.register(scoped(managementRoutes));
-  healthRoutes(external, context);
-  openApiRoutes(external);
+  // Each routes plugin is its own scope, so that its hooks (mTLS, admin token) apply to it alone.
+  await external.register(enrolmentRoutes, context);
+  await external.register(managementRoutes, context);
+  await external.register(healthRoutes, context);
+  await external.register(openApiRoutes, context);
 
   await registerOpenApi(internal, "tether hub admin API");
-  await internal.register(scoped(adminRoutes));
-  healthRoutes(internal, context);
-  openApiRoutes(internal);
+  await internal.register(adminRoutes, context);
+  await internal.register(healthRoutes, context);
+  await internal.register(openApiRoutes, context);
 
   if (config.internalAuth === "none") {
     logger.warn(

@@ -1,6 +1,6 @@
 /**
  * The hub's one error type. Whatever refuses a request throws an HttpError; the error handler in
- * app.ts turns it, and Fastify's own errors (validation, body limit, 404), into the `{code, error}`
+ * http.ts turns it, and Fastify's own errors (validation, body limit, 404), into the `{code, error}`
  * body of SPEC §2.2.
  */
 import { ErrorMessages } from "@tether/shared/contract";

@@ -221,7 +221,7 @@ t.test(
         urls.map((url) =>
           call(url, {
             dispatcher: agent,
-            ...(body === undefined ? {} : { json: JSON.parse(body) as unknown }),
+            json: body === undefined ? undefined : (JSON.parse(body) as unknown),
           }),
         ),
       );

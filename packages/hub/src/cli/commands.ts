@@ -102,7 +102,8 @@ export async function tokenCreate(argv: string[]): Promise<void> {
     apiVersion: "tether.dev/v1alpha1",
     kind: "CertificateRequest",
     metadata: { name: values.name ?? values.runtime ?? "hub" },
-    spec: { csrInfoUrl: created.url, ...(caPem === undefined ? {} : { caBundle: encodeBase64Pem(caPem) }) },
+    // yaml leaves out undefined values: no caBundle key when the system trust store accepts the hub.
+    spec: { csrInfoUrl: created.url, caBundle: caPem === undefined ? undefined : encodeBase64Pem(caPem) },
   };
   process.stdout.write(stringify(request, { lineWidth: 0 }));
 }

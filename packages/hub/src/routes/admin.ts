@@ -4,17 +4,12 @@
  * `--internal-auth=none`.
  */
 import { randomUUID } from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import {
   ErrorMessages,
   routes,
   tenantSchema,
-  type BootstrapKubeconfigRequest,
-  type RevocationByHashRequest,
-  type RuntimeIdParams,
   type RuntimeList,
-  type TokenHeaders,
-  type TokenRequest,
   type TokenResponse,
 } from "@tether/shared/contract";
 import { buildBootstrapKubeconfig } from "@tether/shared/kubeconfig";
@@ -23,20 +18,21 @@ import { MAX_TOKEN_TTL_MS } from "../config.ts";
 import { HttpError, runtimeNotFound } from "../errors.ts";
 import { DuplicateRuntimeError } from "../store/errors.ts";
 import type { Runtime } from "../store/store.ts";
-import type { HubContext } from "./context.ts";
+import { bearerToken } from "./bearer.ts";
+import type { HubRoutes } from "./context.ts";
 import { runtimeView } from "./runtime-view.ts";
 
 /** The rule of the contract's tenant and group schemas, for the headers of routes that do not declare them. */
 const SUBJECT_VALUE = new RegExp(tenantSchema.pattern, "u");
 
-export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
+export const adminRoutes: HubRoutes = (app, ctx, done) => {
   const { store, clock, tokens, urls, config, audit, metrics, serving } = ctx;
 
   if (config.internalAuth === "bearer") {
     app.addHook("onRequest", async (request) => {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
-      if (!match?.[1]) throw new HttpError(401, ErrorMessages.adminTokenRequired);
-      await tokens.checkAdmin(match[1]);
+      const token = bearerToken(request.headers.authorization);
+      if (token === undefined) throw new HttpError(401, ErrorMessages.adminTokenRequired);
+      await tokens.checkAdmin(token);
     });
   }
 
@@ -92,10 +88,10 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.createToken.path,
     schema: routes.createToken.schema,
     handler: async (request, reply) => {
-      const { tenant, group } = request.headers as unknown as TokenHeaders;
-      const body = (request.body ?? {}) as TokenRequest;
-      const lifetime = ttl(body.ttl, config.tokenTtlMs, MAX_TOKEN_TTL_MS);
-      const runtime = await runtimeFor(body.runtime ?? randomUUID(), tenant, group, body.labels ?? {});
+      const { tenant, group } = request.headers;
+      const { runtime: id = randomUUID(), labels = {}, ttl: ttlText } = request.body;
+      const lifetime = ttl(ttlText, config.tokenTtlMs, MAX_TOKEN_TTL_MS);
+      const runtime = await runtimeFor(id, tenant, group, labels);
       const token = await tokens.issue("info", runtime.id, lifetime);
       const response: TokenResponse = { url: urls.csrInfo(token), token };
       return reply.code(201).send(response);
@@ -107,7 +103,7 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.revokeByHash.path,
     schema: routes.revokeByHash.schema,
     handler: async (request, reply) => {
-      const sha256 = (request.body as RevocationByHashRequest).hash.toLowerCase();
+      const sha256 = request.body.hash.toLowerCase();
       const revoked = await store.revoke({ sha256, revokedAt: clock.now(), reason: "admin" });
       const certificate = await store.getCertificate(sha256);
       await audit.record("certificate.revoked", certificate?.runtimeId ?? null, {
@@ -124,10 +120,8 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.bootstrapKubeconfig.path,
     schema: routes.bootstrapKubeconfig.schema,
     handler: async (request, reply) => {
-      const { id } = request.params as RuntimeIdParams;
-      const body = (request.body ?? {}) as BootstrapKubeconfigRequest;
-      const lifetime = ttl(body.ttl, config.bootstrapTokenTtlMs);
-      const runtime = await existingOrNamed(request, id);
+      const lifetime = ttl(request.body.ttl, config.bootstrapTokenTtlMs);
+      const runtime = await existingOrNamed(request, request.params.id);
       const token = await tokens.issue("bootstrap", runtime.id, lifetime);
       const kubeconfig = buildBootstrapKubeconfig({
         server: urls.base,
@@ -166,7 +160,7 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.getRuntime.path,
     schema: routes.getRuntime.schema,
     handler: async (request) => {
-      const runtime = await store.getRuntime((request.params as RuntimeIdParams).id);
+      const runtime = await store.getRuntime(request.params.id);
       if (!runtime) throw runtimeNotFound();
       return runtimeView(store, runtime, clock.now());
     },
@@ -177,7 +171,7 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.deleteRuntime.path,
     schema: routes.deleteRuntime.schema,
     handler: async (request, reply) => {
-      const { id } = request.params as RuntimeIdParams;
+      const { id } = request.params;
       if (!(await store.deleteRuntime(id, clock.now()))) throw runtimeNotFound();
       await audit.record("runtime.deleted", id, { by: "admin" });
       return reply.code(204).send();
@@ -192,4 +186,5 @@ export function adminRoutes(app: FastifyInstance, ctx: HubContext): void {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     },
   });
-}
+  done();
+};

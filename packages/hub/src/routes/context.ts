@@ -1,7 +1,8 @@
 /**
  * What the route plugins share: configuration, the store and the services built on it. app.ts builds
- * one HubContext and hands it to every plugin as its options.
+ * one HubContext and registers every plugin with it as its options.
  */
+import type { FastifyPluginCallbackJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { CertificateTemplate } from "@tether/shared/contract";
 import { formatSubject, type CaKeyring, type Subject } from "@tether/shared/pki";
 import type { Clock } from "@tether/shared/time";
@@ -28,6 +29,12 @@ export interface HubContext {
   metrics: HubMetrics;
   urls: PublicUrls;
 }
+
+/**
+ * A routes file: a plugin taking the HubContext as its options. The type provider gives its handlers
+ * bodies, headers, params and queries typed from the route schemas of `@tether/shared/contract`.
+ */
+export type HubRoutes = FastifyPluginCallbackJsonSchemaToTs<{ Options: HubContext }>;
 
 /** The subject a runtime's certificates carry: O and OU from the runtime, L, ST and C from the hub. */
 export function runtimeSubject(runtime: Runtime, config: HubConfig): Subject {

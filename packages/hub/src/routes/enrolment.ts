@@ -2,32 +2,34 @@
  * The token half of the runtime API (SPEC §2.2): exchange a one-time (or bootstrap) token for CSR
  * info and a CSR token, then exchange the CSR token and a CSR for a certificate.
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import { routes, type CsrInfo, type CsrRequest, type TokenQuery } from "@tether/shared/contract";
+import type { CsrInfo } from "@tether/shared/contract";
+import { routes } from "@tether/shared/contract";
 import { invalidToken, tokenNotProvided } from "../errors.ts";
 import type { Runtime, TokenRecord } from "../store/store.ts";
-import { certificateTemplate, runtimeSubject, type HubContext } from "./context.ts";
+import { bearerToken } from "./bearer.ts";
+import { certificateTemplate, runtimeSubject, type HubRoutes } from "./context.ts";
+import { requestValue } from "./request-value.ts";
+
+interface CsrToken {
+  token: string;
+  record: TokenRecord;
+}
 
 declare module "fastify" {
   interface FastifyRequest {
     /** The csr token of an issue request, checked (not yet used) before the body is validated. */
-    csrToken: TokenRecord | null;
+    csrToken: CsrToken;
   }
 }
 
-function queryToken(request: FastifyRequest): string | undefined {
-  const token = (request.query as TokenQuery).token;
-  return token === undefined || token === "" ? undefined : token;
-}
+/** An empty `token` is no token. */
+const given = (token: string | undefined): string | undefined => (token === "" ? undefined : token);
 
-function bearerToken(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
-  return match?.[1];
-}
-
-export function enrolmentRoutes(app: FastifyInstance, ctx: HubContext): void {
+export const enrolmentRoutes: HubRoutes = (app, ctx, done) => {
   const { tokens, store, config, urls, issuer } = ctx;
   const rateLimit = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs };
+  const csrToken = requestValue<CsrToken>("csrToken");
+  app.decorateRequest("csrToken", { getter: csrToken.getter });
 
   /** A deleted runtime keeps its tokens in the store, but can no longer enrol. */
   const enrollableRuntime = async (id: string): Promise<Runtime> => {
@@ -36,21 +38,18 @@ export function enrolmentRoutes(app: FastifyInstance, ctx: HubContext): void {
     return runtime;
   };
 
-  app.decorateRequest("csrToken", null);
-
   app.route({
     method: routes.csrInfo.method,
     url: routes.csrInfo.path,
     schema: routes.csrInfo.schema,
     config: { rateLimit },
     handler: async (request): Promise<CsrInfo> => {
-      const oneTime = queryToken(request);
-      const bootstrap = oneTime === undefined ? bearerToken(request) : undefined;
-      if (oneTime === undefined && bootstrap === undefined) throw tokenNotProvided();
-      const record =
-        oneTime !== undefined
-          ? await tokens.consume(oneTime, "info")
-          : await tokens.consume(bootstrap!, "bootstrap");
+      const oneTime = given(request.query.token);
+      const bootstrap = bearerToken(request.headers.authorization);
+      let record: TokenRecord;
+      if (oneTime !== undefined) record = await tokens.consume(oneTime, "info");
+      else if (bootstrap !== undefined) record = await tokens.consume(bootstrap, "bootstrap");
+      else throw tokenNotProvided();
       const runtime = await enrollableRuntime(record.runtimeId);
       const csrToken = await tokens.issue("csr", runtime.id, config.tokenTtlMs);
       return {
@@ -68,20 +67,18 @@ export function enrolmentRoutes(app: FastifyInstance, ctx: HubContext): void {
     config: { rateLimit },
     // Before validation: a request without a valid token is a 403 whatever its body says.
     preValidation: async (request) => {
-      const token = queryToken(request);
+      const token = given(request.query.token);
       if (token === undefined) throw tokenNotProvided();
-      request.csrToken = await tokens.peek(token, "csr");
+      csrToken.set(request, { token, record: await tokens.peek(token, "csr") });
     },
     handler: async (request, reply) => {
-      const runtime = await enrollableRuntime(request.csrToken!.runtimeId);
-      const csr = await issuer.check(
-        (request.body as CsrRequest).csr,
-        runtimeSubject(runtime, config),
-        runtime.id,
-      );
+      const { token, record } = request.csrToken;
+      const runtime = await enrollableRuntime(record.runtimeId);
+      const csr = await issuer.check(request.body.csr, runtimeSubject(runtime, config), runtime.id);
       // Only now is the token used: of many requests carrying it, exactly one gets past this line.
-      await tokens.consume(queryToken(request)!, "csr");
+      await tokens.consume(token, "csr");
       return reply.code(201).send(await issuer.issue(csr, runtime.id, "initial"));
     },
   });
-}
+  done();
+};

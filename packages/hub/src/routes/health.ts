@@ -2,9 +2,8 @@
  * `GET /healthz` (the process answers) and `GET /readyz` (the store answers and the signing CA is
  * within its validity) on both listeners, without authentication, for probes and load balancers.
  */
-import type { FastifyInstance } from "fastify";
 import { errorBodySchema } from "@tether/shared/contract";
-import type { HubContext } from "./context.ts";
+import type { HubContext, HubRoutes } from "./context.ts";
 
 const { $id: _errorBodyId, ...errorShape } = errorBodySchema;
 
@@ -14,7 +13,7 @@ const statusSchema = {
   properties: { status: { type: "string" } },
 } as const;
 
-export function healthRoutes(app: FastifyInstance, ctx: HubContext): void {
+export const healthRoutes: HubRoutes = (app, ctx, done) => {
   app.get(
     "/healthz",
     { schema: { summary: "Liveness", tags: ["health"], response: { 200: statusSchema } } },
@@ -35,7 +34,8 @@ export function healthRoutes(app: FastifyInstance, ctx: HubContext): void {
       return reply.code(503).send({ code: 503, error: problem });
     },
   );
-}
+  done();
+};
 
 async function notReady(ctx: HubContext): Promise<string | undefined> {
   try {

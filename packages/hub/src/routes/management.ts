@@ -3,24 +3,26 @@
  * calling certificate. Every route authenticates the client certificate before anything else,
  * revocation included, so a revoked certificate can do nothing at all.
  */
-import type { FastifyInstance } from "fastify";
-import { routes, type CsrRequest, type ManagementInfo } from "@tether/shared/contract";
+import { routes, type ManagementInfo } from "@tether/shared/contract";
 import type { ClientIdentity } from "../mtls/client-identity.ts";
-import { certificateTemplate, type HubContext } from "./context.ts";
+import { certificateTemplate, type HubRoutes } from "./context.ts";
+import { requestValue } from "./request-value.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
-    client: ClientIdentity | null;
+    /** The authenticated client certificate; set on the mTLS routes, before validation. */
+    client: ClientIdentity;
   }
 }
 
-export function managementRoutes(app: FastifyInstance, ctx: HubContext): void {
+export const managementRoutes: HubRoutes = (app, ctx, done) => {
   const { clients, config, urls, issuer, store, clock, audit } = ctx;
 
-  app.decorateRequest("client", null);
+  const client = requestValue<ClientIdentity>("client");
+  app.decorateRequest("client", { getter: client.getter });
   // preValidation: an unauthenticated renewal is a 403 whatever its body says.
   app.addHook("preValidation", async (request) => {
-    request.client = await clients.authenticate(request);
+    client.set(request, await clients.authenticate(request));
   });
 
   app.route({
@@ -28,7 +30,7 @@ export function managementRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.managementInfo.path,
     schema: routes.managementInfo.schema,
     handler: (request): ManagementInfo => {
-      const { subject } = request.client!;
+      const { subject } = request.client;
       return {
         clientIdentity: { tenant: subject.O, group: subject.OU, runtimeId: subject.CN },
         urls: { renewCertUrl: urls.renewals, revokeCertUrl: urls.revocations },
@@ -43,8 +45,8 @@ export function managementRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.renewCertificate.path,
     schema: routes.renewCertificate.schema,
     handler: async (request, reply) => {
-      const { subject, certificate } = request.client!;
-      const csr = await issuer.check((request.body as CsrRequest).csr, subject, certificate.runtimeId);
+      const { subject, certificate } = request.client;
+      const csr = await issuer.check(request.body.csr, subject, certificate.runtimeId);
       return reply.code(201).send(await issuer.issue(csr, certificate.runtimeId, "renewal"));
     },
   });
@@ -54,7 +56,7 @@ export function managementRoutes(app: FastifyInstance, ctx: HubContext): void {
     url: routes.revokeOwnCertificate.path,
     schema: routes.revokeOwnCertificate.schema,
     handler: async (request, reply) => {
-      const { certificate } = request.client!;
+      const { certificate } = request.client;
       await store.revoke({ sha256: certificate.sha256, revokedAt: clock.now(), reason: "runtime request" });
       await audit.record("certificate.revoked", certificate.runtimeId, {
         sha256: certificate.sha256,
@@ -64,4 +66,5 @@ export function managementRoutes(app: FastifyInstance, ctx: HubContext): void {
       return reply.code(201).send();
     },
   });
-}
+  done();
+};

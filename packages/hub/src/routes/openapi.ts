@@ -7,6 +7,7 @@
 import swagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { openApiDocumentBase, routes, swaggerRefResolver } from "@tether/shared/contract";
+import type { HubRoutes } from "./context.ts";
 
 /** Registers the collector; must run before the routes it documents are added. */
 export async function registerOpenApi(app: FastifyInstance, title: string): Promise<void> {
@@ -16,7 +17,7 @@ export async function registerOpenApi(app: FastifyInstance, title: string): Prom
   });
 }
 
-export function openApiRoutes(app: FastifyInstance): void {
+export const openApiRoutes: HubRoutes = (app, _ctx, done) => {
   app.route({
     method: routes.apiRoot.method,
     url: routes.apiRoot.path,
@@ -29,4 +30,5 @@ export function openApiRoutes(app: FastifyInstance): void {
     schema: routes.apiDocument.schema,
     handler: (_request, reply) => reply.type("application/yaml").send(app.swagger({ yaml: true })),
   });
-}
+  done();
+};
