@@ -9,13 +9,13 @@ import { updateWithRetry } from "../kube/conflict.ts";
 import type { Watcher } from "../kube/port.ts";
 import type { CertificateRequest } from "../kube/types.ts";
 import { defaultSecretName } from "../kube/types.ts";
-import { backoffDelay, defaultBackoff } from "./backoff.ts";
-import { upsertConnection } from "./connection-upsert.ts";
-import { heldFromIssued, secretLabel, writeCredentialSecret } from "./credentials.ts";
-import { type ExchangeStep, describeExchangeFailure, isRetryable, readRequest } from "./exchange-failure.ts";
-import type { ControllerDeps } from "./deps.ts";
-import { WorkQueue } from "./queue.ts";
-import { type ExchangeProgress, exchangeToken } from "./token-exchange.ts";
+import { backoffDelay, defaultBackoff } from "../runtime/backoff.ts";
+import { upsertConnection } from "../enrolment/connection-upsert.ts";
+import { heldFromIssued, secretLabel, writeCredentialSecret } from "../credential/secret.ts";
+import { type ExchangeStep, describeExchangeFailure, isRetryable, readRequest } from "../enrolment/exchange-failure.ts";
+import type { ControllerDeps } from "../runtime/deps.ts";
+import { WorkQueue } from "../runtime/queue.ts";
+import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchange.ts";
 
 /** `hubCaPem` serves requests without spec.caBundle. */
 export interface CertificateRequestControllerOptions extends ControllerDeps {
@@ -96,7 +96,7 @@ export class CertificateRequestController {
     const { infoUrl, caPem } = readRequest(request, this.#o.hubCaPem);
     const credentials = await exchangeToken(
       hub,
-      { infoUrl, call: caPem === undefined ? {} : { caPem }, server: new URL(infoUrl).origin },
+      { infoUrl, call: { caPem }, server: new URL(infoUrl).origin },
       exchange,
       at,
     );
