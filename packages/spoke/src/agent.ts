@@ -1,40 +1,27 @@
 /**
- * Builds the agent from configuration and runs it. `buildAgent` wires the controllers, metrics and
- * probes onto any KubePort and HubClient (tests hand in fakes); `runAgent` adds what a process needs:
- * the real Kubernetes client, the HTTP endpoints and signal handling. With --bootstrap-kubeconfig
- * (SPEC §3.4) the leader also runs the bootstrap controller next to the others, and every replica runs
- * the certificate health checker, whose verdict ends `run` with a reason to restart.
+ * The agent, built and not yet started (like Fastify's `buildApp`): `buildAgent` wires the
+ * controllers, metrics and probes onto any KubePort and HubClient (tests hand in fakes); serve.ts
+ * adds what a process needs. With --bootstrap-kubeconfig (SPEC §3.4) the leader also runs the
+ * bootstrap controller next to the others, and every replica runs the certificate health checker,
+ * whose verdict ends `run` with a reason to restart.
  */
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { hostname } from "node:os";
-import { randomUUID } from "node:crypto";
-import { KubeConfig } from "@kubernetes/client-node";
 import { type Clock, type Random, cryptoRandom, systemClock } from "@tether/shared/time";
-import { type Logger, pino } from "pino";
-import { certificateInfo, splitPemBundle } from "@tether/shared/pki";
+import type { Logger } from "pino";
 import { BootstrapController } from "./bootstrap/controller.ts";
 import { fingerprint } from "./bootstrap/bootstrap-kubeconfig.ts";
 import { CertificateHealthChecker, type RestartReason } from "./bootstrap/health-check.ts";
-import { type BootstrapConfig, ConfigError, type SpokeConfig, parseListenAddress } from "./config.ts";
+import type { BootstrapConfig, SpokeConfig } from "./config.ts";
 import { CertificateRequestController } from "./controllers/certificate-request.ts";
-import { ConnectionController } from "./controllers/connection.ts";
-import { kubeEventRecorder } from "./controllers/events.ts";
+import { ConnectionController } from "./controllers/connection/controller.ts";
+import { certificateNotAfter, secretKeys, secretText } from "./credential/secret.ts";
 import { createSpokeMetrics, type SpokeMetrics } from "./health/metrics.ts";
-import {
-  Probes,
-  type RunningServer,
-  type Route,
-  healthRoutes,
-  metricsRoutes,
-  serve,
-} from "./health/server.ts";
+import { Probes } from "./health/server.ts";
 import type { HubClient } from "./hub-client/client.ts";
-import { createHttpHubClient } from "./hub-client/http.ts";
-import { clientNodeKube } from "./kube/client-node.ts";
 import type { KubePort } from "./kube/port.ts";
 import { LeaderElector } from "./leader/lease.ts";
-import type { Violation } from "./policy/state.ts";
+import type { Violation } from "./policy/chain.ts";
+import { kubeEventRecorder } from "./runtime/events.ts";
 
 export interface AgentDeps {
   kube: KubePort;
@@ -86,15 +73,7 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
 
   async function runControllers(signal: AbortSignal): Promise<void> {
     const events = kubeEventRecorder({ kube, clock, logger, instance: identity });
-    const shared = {
-      kube,
-      hub,
-      clock,
-      logger,
-      events,
-      namespace,
-      ...(hubCaPem === undefined ? {} : { hubCaPem }),
-    };
+    const shared = { kube, hub, clock, logger, events, namespace, hubCaPem };
     const requests = new CertificateRequestController(shared);
     const connections = new ConnectionController({ ...shared, metrics, syncPeriodMs: config.syncPeriodMs });
     leading = true;
@@ -116,7 +95,7 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
     metrics,
     probes,
     isLeader: () => leading,
-    ...(bootstrap ? { bootstrap } : {}),
+    bootstrap,
     async run(signal) {
       started = true;
       const inner = new AbortController();
@@ -176,15 +155,13 @@ function buildBootstrap(
         return text === undefined ? undefined : fingerprint(text);
       },
       secret: async () => {
-        const data = (await kube.secrets.get(namespace, config.kubeconfigSecret))?.data?.kubeconfig;
-        return data === undefined || data === ""
-          ? undefined
-          : fingerprint(Buffer.from(data, "base64").toString("utf8"));
+        // The bootstrap Secret keeps its kubeconfig under the same key as the credential Secret.
+        const secret = await kube.secrets.get(namespace, config.kubeconfigSecret);
+        const text = secretText(secret, secretKeys.kubeconfig);
+        return text === undefined ? undefined : fingerprint(text);
       },
-      certificateNotAfter: async () => {
-        const data = (await kube.secrets.get(namespace, config.hubKubeconfigSecret))?.data?.["tls.crt"];
-        return data === undefined ? undefined : readNotAfter(Buffer.from(data, "base64").toString("utf8"));
-      },
+      certificateNotAfter: async () =>
+        certificateNotAfter(await kube.secrets.get(namespace, config.hubKubeconfigSecret)),
     },
   });
   const controller = new BootstrapController({
@@ -196,18 +173,10 @@ function buildBootstrap(
     namespace,
     config,
     readBootstrapFile,
-    ...(deps.hubCaPem === undefined ? {} : { hubCaPem: deps.hubCaPem }),
+    hubCaPem: deps.hubCaPem,
     onJoined: (held) => health.track(held.certificate.notAfter),
   });
   return { controller, health };
-}
-
-function readNotAfter(chainPem: string): Date | undefined {
-  try {
-    return certificateInfo(splitPemBundle(chainPem)[0] ?? "").notAfter;
-  } catch {
-    return undefined;
-  }
 }
 
 async function readTextFile(path: string): Promise<string | undefined> {
@@ -216,106 +185,4 @@ async function readTextFile(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { component: "tether-spoke" }, timestamp: pino.stdTimeFunctions.isoTime });
-}
-
-/**
- * The whole process: resolves once a SIGTERM or SIGINT has shut everything down (exit code 0), or
- * once the health checker has asked for a restart (exit code 1, so that Kubernetes restarts it).
- */
-export async function runAgent(config: SpokeConfig, logger: Logger): Promise<number> {
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig === undefined) kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromFile(config.kubeconfig);
-  const namespace = config.namespace ?? inClusterNamespace() ?? contextNamespace(kubeConfig) ?? "default";
-  const hubCaPem = config.hubCaFile === undefined ? undefined : readCaFile(config.hubCaFile);
-  const kube = clientNodeKube(kubeConfig, logger);
-  await preflight(kube);
-  const identity = process.env.POD_NAME ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
-  const agent = buildAgent(config, {
-    kube,
-    hub: createHttpHubClient({ timeoutMs: config.hubTimeoutMs }),
-    logger,
-    namespace,
-    identity,
-    ...(hubCaPem === undefined ? {} : { hubCaPem }),
-  });
-  const servers = await startServers(config, agent, logger);
-  const stop = new AbortController();
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      logger.info({ signal }, "shutting down");
-      stop.abort();
-    });
-  }
-  logger.info(
-    { namespace, identity, leaderElect: config.leaderElect, bootstrap: config.bootstrap !== undefined },
-    "tether spoke agent started",
-  );
-  const outcome = await agent.run(stop.signal);
-  await Promise.all(servers.map((server) => server.close()));
-  if (outcome.restart) {
-    logger.error({ reason: outcome.restart.reason }, `exiting to be restarted: ${outcome.restart.message}`);
-    return 1;
-  }
-  logger.info("stopped");
-  return 0;
-}
-
-async function startServers(config: SpokeConfig, agent: Agent, logger: Logger): Promise<RunningServer[]> {
-  const byAddress = new Map<string, Record<string, Route>>();
-  const add = (text: string, routes: Record<string, Route>) => {
-    if (parseListenAddress(text) === undefined) return;
-    byAddress.set(text, { ...byAddress.get(text), ...routes });
-  };
-  add(config.healthAddr, healthRoutes(agent.probes));
-  add(config.metricsAddr, metricsRoutes(agent.metrics.registry));
-  const servers: RunningServer[] = [];
-  for (const [text, routes] of byAddress) {
-    const server = await serve(parseListenAddress(text)!, routes);
-    logger.info({ address: server.address, paths: Object.keys(routes) }, "listening");
-    servers.push(server);
-  }
-  return servers;
-}
-
-/** Fails fast, with what to fix, when the CRDs are missing or RBAC does not allow the agent's work. */
-async function preflight(kube: KubePort): Promise<void> {
-  try {
-    await kube.certificateRequests.list();
-    await kube.centralConnections.list();
-  } catch (error) {
-    throw new ConfigError(
-      `cannot list CertificateRequests and CentralConnections (${(error as Error).message}): are the tether.dev CRDs installed and the agent's RBAC bound?`,
-    );
-  }
-}
-
-function readCaFile(path: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(`--hub-ca-file: ${(error as Error).message}`);
-  }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----"))
-    throw new ConfigError(`--hub-ca-file: ${path} holds no PEM certificate`);
-  return pem;
-}
-
-function inClusterNamespace(): string | undefined {
-  try {
-    return (
-      readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || undefined
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-function contextNamespace(config: KubeConfig): string | undefined {
-  return config.getContextObject(config.getCurrentContext())?.namespace;
 }

@@ -3,12 +3,12 @@
  * must have succeeded. The first violation becomes the Ready condition's reason and message; without
  * one the connection is Ready with reason Connected.
  */
+import type { SyncFailureReason } from "../kube/types.ts";
 import { type Chain, type Check, type Violation, evaluate } from "./chain.ts";
 import { credentialPresent, validity } from "./checks.ts";
 import type { CredentialState } from "./state.ts";
 
-/** Why the last management-info call failed, as the connection controller classified it. */
-export type SyncFailureReason = "Revoked" | "HubRefused" | "HubUnreachable";
+export type { SyncFailureReason };
 
 export type SyncOutcome =
   { ok: true; at: Date } | { ok: false; at: Date; reason: SyncFailureReason; message: string };

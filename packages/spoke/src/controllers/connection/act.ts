@@ -1,119 +1,154 @@
 /**
- * One round of a connection with the hub (SPEC §3.3): management info over mTLS, then, when the
- * renewal chain asks for it, a renewal with a new key and a CSR of the current subject, stored in one
- * Secret write. Every outcome lands in the connection's memory (failures with backoff), in metrics,
- * in Events and in the log.
+ * What a reconcile does once decided (SPEC §3.3): rewrite a lost Secret from memory, reset
+ * spec.renewNow, call the hub for management info over mTLS and, when the plan has a renewal reason,
+ * renew with a new key and a CSR of the current subject, stored in one Secret write. Each outcome goes
+ * to metrics, Events and the log here, and to status through the returned outcome.
  */
 import type { ManagementInfo } from "@tether/shared/contract";
 import { ErrorMessages } from "@tether/shared/contract";
 import { createCsr, exportPrivateKeyPem, generateKeyPair, parseSubject } from "@tether/shared/pki";
 import type { Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
-import type { ConnectionMetrics } from "../health/metrics.ts";
-import type { HubClient, MtlsOptions } from "../hub-client/client.ts";
-import { HubError } from "../hub-client/errors.ts";
-import type { KubePort } from "../kube/port.ts";
-import type { CentralConnection, SecretReference } from "../kube/types.ts";
-import type { SyncOutcome } from "../policy/readiness.ts";
-import type { Violation } from "../policy/state.ts";
-import { backoffDelay } from "./backoff.ts";
-import type { Memory } from "./connection-memory.ts";
-import { type HeldCredential, heldFromIssued, secretLabel, writeCredentialSecret } from "./credentials.ts";
-import type { EventRecorder } from "./events.ts";
+import {
+  type HeldCredential,
+  heldFromIssued,
+  secretLabel,
+  storedState,
+  writeCredentialSecret,
+} from "../../credential/secret.ts";
+import type { ConnectionMetrics } from "../../health/metrics.ts";
+import type { HubClient, MtlsOptions } from "../../hub-client/client.ts";
+import { HubError } from "../../hub-client/errors.ts";
+import { updateWithRetry } from "../../kube/conflict.ts";
+import type { KubePort } from "../../kube/port.ts";
+import type { SyncOutcome } from "../../policy/readiness.ts";
+import type { CredentialState } from "../../policy/state.ts";
+import type { EventRecorder } from "../../runtime/events.ts";
+import { type Gathered, type Plan, assignedSubject, lastSyncOf } from "./decide.ts";
+import type { Memory } from "./memory.ts";
+import type { Attempt } from "./status.ts";
 
-export interface RoundDeps {
+export interface ActDeps {
   kube: KubePort;
   hub: HubClient;
   clock: Clock;
   logger: Logger;
   events: EventRecorder;
   metrics: ConnectionMetrics;
-  syncPeriodMs: number;
   hubCaPem?: string;
-  backoff: { baseMs: number; capMs: number };
 }
 
-export interface Round {
-  connection: CentralConnection;
-  ref: SecretReference;
-  memory: Memory;
-  /** The valid credential presented to the hub. */
-  client: HeldCredential;
-  now: Date;
+export interface Outcome extends Attempt {
+  /** The spec generation after the controller's own spec write (the renewNow reset). */
+  generation: number | undefined;
+  /** This reconcile's call for management info. */
+  sync?: SyncOutcome;
+  /** The credential as the Secret now holds it: as decided, or the renewal just stored. */
+  credential: CredentialState;
+  renewed?: HeldCredential;
 }
 
-/** Answers the new credential when the round renewed and stored one. */
-export async function hubRound(
-  deps: RoundDeps,
-  round: Round,
-  violationNow: () => Violation | undefined,
-): Promise<HeldCredential | undefined> {
+export async function act(deps: ActDeps, gathered: Gathered, memory: Memory, plan: Plan): Promise<Outcome> {
+  const { connection, ref } = gathered;
+  const outcome: Outcome = {
+    generation: connection.metadata.generation,
+    credential: plan.credential,
+    succeeded: false,
+  };
+  if (plan.restore && memory.held) {
+    // The hub issued a newer certificate than the Secret shows (its write failed): write it again.
+    await writeCredentialSecret(deps.kube, ref, connection.metadata.name, memory.held.credentials);
+    memory.unstored = false;
+    outcome.succeeded = true;
+  }
+  if (plan.resetRenewNow) outcome.generation = await resetRenewNow(deps.kube, memory, connection.metadata.name);
+  if (plan.call && plan.client) await callHub(deps, gathered, memory, plan, plan.client, outcome);
+  return outcome;
+}
+
+async function callHub(
+  deps: ActDeps,
+  gathered: Gathered,
+  memory: Memory,
+  plan: Plan,
+  client: HeldCredential,
+  outcome: Outcome,
+): Promise<void> {
   const { hub, metrics, events, clock, logger } = deps;
-  const { connection, ref, memory, client, now } = round;
+  const { connection, ref, now } = gathered;
   const name = connection.metadata.name;
   const tls = mtls(client, deps.hubCaPem);
-  memory.nextSyncAt = now.getTime() + deps.syncPeriodMs;
   let info: ManagementInfo;
   try {
     info = await hub.getManagementInfo(connection.spec.managementInfoUrl, tls);
   } catch (error) {
     metrics.countSync(name, "failure");
     const sync = syncFailure(error, now);
-    memory.sync = sync;
-    failed(deps, memory, now, sync.message);
-    // A lasting failure is one Event, not one per sync period.
-    if (memory.lastWarning !== sync.message) {
-      memory.lastWarning = sync.message;
-      events.record(
-        connection,
-        "Warning",
-        sync.reason === "Revoked" ? "Revoked" : "SyncFailed",
-        sync.message,
-      );
+    outcome.sync = sync;
+    outcome.failure = { at: now, message: sync.message };
+    // A lasting failure is one Event, not one per sync period; status remembers the last one.
+    const last = lastSyncOf(connection.status);
+    if (last?.ok !== false || last.message !== sync.message) {
+      events.record(connection, "Warning", sync.reason === "Revoked" ? "Revoked" : "SyncFailed", sync.message);
     }
     logger.warn({ connection: name, reason: sync.reason }, sync.message);
-    return undefined;
+    return;
   }
   metrics.countSync(name, "success");
-  memory.info = info;
-  memory.sync = { ok: true, at: now };
-  memory.lastSuccess = now;
-  memory.lastWarning = undefined;
-  const violation = violationNow();
+  outcome.sync = { ok: true, at: now };
+  memory.assigned = assignedSubject(info.certificate.subject) ?? memory.assigned;
+  const violation = plan.violation;
   if (violation === undefined) {
-    succeeded(memory);
-    return undefined;
+    outcome.succeeded = true;
+    return;
   }
   let held: HeldCredential;
   try {
     held = await renew(hub, info, client, tls);
   } catch (error) {
     const message = `renewal (${violation.reason}) failed: ${errorText(error)}`;
-    failed(deps, memory, clock.now(), message);
+    outcome.failure = { at: clock.now(), message };
     events.record(connection, "Warning", "RenewalFailed", message);
     logger.warn({ connection: name, reason: violation.reason }, message);
-    return undefined;
+    return;
   }
   // From here on the agent holds the new certificate: a failed write is repaired from memory.
   memory.held = held;
-  memory.unstored = held.certificate.sha256;
+  memory.unstored = true;
   memory.renewNowServed = connection.spec.renewNow === true;
   const { serial, notAfter } = held.certificate;
   try {
     await writeCredentialSecret(deps.kube, ref, name, held.credentials);
-    memory.unstored = undefined;
+    memory.unstored = false;
   } catch (error) {
     const message = `renewed certificate ${serial} could not be stored in Secret ${secretLabel(ref)}: ${errorText(error)}`;
-    failed(deps, memory, clock.now(), message);
+    outcome.failure = { at: clock.now(), message };
     events.record(connection, "Warning", "RenewalFailed", message);
     logger.warn({ connection: name, serial }, message);
-    return undefined;
+    return;
   }
-  succeeded(memory);
+  outcome.succeeded = true;
+  outcome.renewed = held;
+  outcome.credential = storedState(ref, held);
   const message = `renewed (${violation.reason}: ${violation.message}): certificate ${serial} valid until ${notAfter.toISOString()} stored in Secret ${secretLabel(ref)}`;
   events.record(connection, "Normal", "Renewed", message);
   logger.info({ connection: name, reason: violation.reason, serial }, "certificate renewed");
-  return held;
+  if (memory.renewNowServed) outcome.generation = await resetRenewNow(deps.kube, memory, name);
+}
+
+/** Sets spec.renewNow back to false; answers the generation the spec has then. */
+async function resetRenewNow(kube: KubePort, memory: Memory, name: string): Promise<number | undefined> {
+  const updated = await updateWithRetry(
+    () => kube.centralConnections.get(name),
+    (current) => {
+      if (current.spec.renewNow !== true) return undefined;
+      current.spec.renewNow = false;
+      return current;
+    },
+    (next) => kube.centralConnections.update(next),
+  );
+  memory.renewNowServed = false;
+  return updated?.metadata.generation;
 }
 
 async function renew(
@@ -136,19 +171,6 @@ async function renew(
 function mtls(client: HeldCredential, hubCaPem: string | undefined): MtlsOptions {
   const { chainPem, keyPem, serverCaPem, proxyUrl } = client.credentials;
   return { certPem: chainPem, keyPem, caPem: serverCaPem ?? hubCaPem, proxyUrl };
-}
-
-function failed(deps: RoundDeps, memory: Memory, now: Date, message: string): void {
-  memory.failedAttempts++;
-  memory.error = message;
-  memory.retryAt =
-    now.getTime() + backoffDelay(memory.failedAttempts, deps.backoff.baseMs, deps.backoff.capMs);
-}
-
-function succeeded(memory: Memory): void {
-  memory.failedAttempts = 0;
-  memory.error = undefined;
-  memory.retryAt = undefined;
 }
 
 function syncFailure(error: unknown, at: Date): Extract<SyncOutcome, { ok: false }> {
