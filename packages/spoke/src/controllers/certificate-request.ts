@@ -12,7 +12,12 @@ import { defaultSecretName } from "../kube/types.ts";
 import { backoffDelay, defaultBackoff } from "../runtime/backoff.ts";
 import { upsertConnection } from "../enrolment/connection-upsert.ts";
 import { heldFromIssued, secretLabel, writeCredentialSecret } from "../credential/secret.ts";
-import { type ExchangeStep, describeExchangeFailure, isRetryable, readRequest } from "../enrolment/exchange-failure.ts";
+import {
+  type ExchangeStep,
+  describeExchangeFailure,
+  isRetryable,
+  readRequest,
+} from "../enrolment/exchange-failure.ts";
 import type { ControllerDeps } from "../runtime/deps.ts";
 import { WorkQueue } from "../runtime/queue.ts";
 import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchange.ts";

@@ -35,7 +35,11 @@ export const hubAccepts: Check<ReadinessInput, SyncFailureReason | "SyncPending"
   return sync.ok ? undefined : { reason: sync.reason, message: sync.message };
 };
 
-export const readinessChain: Chain<ReadinessInput, ReadinessReason> = [credentialPresent, validity, hubAccepts];
+export const readinessChain: Chain<ReadinessInput, ReadinessReason> = [
+  credentialPresent,
+  validity,
+  hubAccepts,
+];
 
 export function readiness(input: ReadinessInput): Violation<ReadinessReason> {
   const violation = evaluate(readinessChain, input);

@@ -61,7 +61,8 @@ export async function act(deps: ActDeps, gathered: Gathered, memory: Memory, pla
     memory.unstored = false;
     outcome.succeeded = true;
   }
-  if (plan.resetRenewNow) outcome.generation = await resetRenewNow(deps.kube, memory, connection.metadata.name);
+  if (plan.resetRenewNow)
+    outcome.generation = await resetRenewNow(deps.kube, memory, connection.metadata.name);
   if (plan.call && plan.client) await callHub(deps, gathered, memory, plan, plan.client, outcome);
   return outcome;
 }
@@ -89,7 +90,12 @@ async function callHub(
     // A lasting failure is one Event, not one per sync period; status remembers the last one.
     const last = lastSyncOf(connection.status);
     if (last?.ok !== false || last.message !== sync.message) {
-      events.record(connection, "Warning", sync.reason === "Revoked" ? "Revoked" : "SyncFailed", sync.message);
+      events.record(
+        connection,
+        "Warning",
+        sync.reason === "Revoked" ? "Revoked" : "SyncFailed",
+        sync.message,
+      );
     }
     logger.warn({ connection: name, reason: sync.reason }, sync.message);
     return;

@@ -6,7 +6,12 @@
  * replica that leads.
  */
 import { parseSubject, type Subject } from "@tether/shared/pki";
-import { type HeldCredential, type InspectedSecret, isValidAt, storedState } from "../../credential/secret.ts";
+import {
+  type HeldCredential,
+  type InspectedSecret,
+  isValidAt,
+  storedState,
+} from "../../credential/secret.ts";
 import type { CentralConnection, CentralConnectionStatus, SecretReference } from "../../kube/types.ts";
 import type { Violation } from "../../policy/chain.ts";
 import { type RenewalReason, certificateRandom, needsRenewal } from "../../policy/renewal.ts";

@@ -137,7 +137,10 @@ export function connectionStatus(input: StatusInput): CentralConnectionStatus {
 }
 
 /** True when the two say the same: key order, absent keys and the order of conditions aside. */
-export function sameStatus(a: CentralConnectionStatus | undefined, b: CentralConnectionStatus | undefined): boolean {
+export function sameStatus(
+  a: CentralConnectionStatus | undefined,
+  b: CentralConnectionStatus | undefined,
+): boolean {
   return isDeepStrictEqual(normalise(a), normalise(b));
 }
 
