@@ -4,6 +4,11 @@
  * the hub with the bootstrap kubeconfig's token (`Authorization: Bearer`) until that works: one write
  * of the hub kubeconfig Secret (the credential Secret of SPEC §3.2), then the CentralConnection named
  * after the cluster. From there on the connection controller keeps the credential fresh.
+ *
+ * It lives in bootstrap/, not controllers/: it watches no resource and ends once joined (OCM's
+ * temporary bootstrap controller), and it is one flow with the health checker beside it, which ends
+ * the process when the bootstrap must run again. It shares the token exchange (enrolment/) and the
+ * Secret's layout (credential/) with the CertificateRequest controller.
  */
 import { type CsrInfo, routes } from "@tether/shared/contract";
 import { parseSubject } from "@tether/shared/pki";

@@ -1,9 +1,10 @@
 /**
- * The token exchange (SPEC §3.2): for each CertificateRequest, read the CSR info behind the token
- * URL, make a key of the advertised algorithm, have the hub sign a CSR with the advertised subject,
- * store everything in the credential Secret in one write, create or update the CentralConnection and
- * delete the request. What was obtained is kept in memory across retries, because the tokens are
- * one-time: a retry after the info call must not spend the info token again.
+ * The CertificateRequest controller, the token exchange of SPEC §3.2 (enrolment/): for each
+ * CertificateRequest, read the CSR info behind the token URL, make a key of the advertised algorithm,
+ * have the hub sign a CSR with the advertised subject, store everything in the credential Secret in
+ * one write, create or update the CentralConnection and delete the request. What was obtained is kept
+ * in memory across retries, because the tokens are one-time: a retry after the info call must not
+ * spend the info token again (a private key cannot go into status).
  */
 import { updateWithRetry } from "../kube/conflict.ts";
 import type { Watcher } from "../kube/port.ts";
