@@ -21,7 +21,7 @@ import type { SecretReference } from "../kube/types.ts";
 import { connectionLabel, managedByLabel, managedByValue } from "../kube/types.ts";
 import type { CertificateFacts, CredentialState } from "../policy/state.ts";
 
-/** The Secret's keys: type kubernetes.io/tls plus the hub trust bundle and the hub kubeconfig. */
+/** The keys of the credential Secret (SPEC §3.2): type kubernetes.io/tls plus ca.crt and kubeconfig. */
 export const secretKeys = {
   /** The client certificate followed by its issuing CA. */
   certificate: "tls.crt",
