@@ -2,8 +2,8 @@
  * The decision of one reconcile, as a pure function of what was gathered (the CentralConnection with
  * its status, the inspected Secret, the memory) and the clock: whether to rewrite the Secret from
  * memory, whether to reset spec.renewNow, what the renewal chain says (evaluated once) and whether to
- * call the hub. The clock and the back-off come from status, so this decision is the same on any
- * replica that leads.
+ * call the hub. The back-off, the sync schedule and the generation last acted on come from status,
+ * so any replica that leads decides the same.
  */
 import { parseSubject, type Subject } from "@tether/shared/pki";
 import {
