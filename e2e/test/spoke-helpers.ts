@@ -13,7 +13,7 @@ import { freePorts, repoRoot, sharedControlPlane, startProcess } from "@tether/e
 import { clientNodeKube } from "../../packages/spoke/src/kube/client-node.ts";
 import type { KubePort } from "../../packages/spoke/src/kube/port.ts";
 import type { CentralConnection } from "../../packages/spoke/src/kube/types.ts";
-import { createLogger } from "../../packages/spoke/src/main.ts";
+import { createLogger } from "../../packages/spoke/src/serve.ts";
 
 export const namespace = "tether-system";
 const rbacFile = join(repoRoot, "packages/spoke/test/fixtures/rbac.yaml");

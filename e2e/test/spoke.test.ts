@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import t from "tap";
 import { certificateInfo } from "@tether/shared/pki";
+import { systemClock } from "@tether/shared/time";
+import { CertificateRequestController } from "../../packages/spoke/src/controllers/certificate-request.ts";
+import { ConnectionController } from "../../packages/spoke/src/controllers/connection/controller.ts";
+import { createSpokeMetrics } from "../../packages/spoke/src/health/metrics.ts";
+import { createHttpHubClient } from "../../packages/spoke/src/hub-client/http.ts";
+import type { KubePort } from "../../packages/spoke/src/kube/port.ts";
 import type { CentralConnection } from "../../packages/spoke/src/kube/types.ts";
+import { kubeEventRecorder } from "../../packages/spoke/src/runtime/events.ts";
+import { createLogger } from "../../packages/spoke/src/serve.ts";
 import {
   certificateRequest,
   cluster,
@@ -217,4 +225,66 @@ t.test("SIGTERM stops the agent cleanly", async (t) => {
   const status = await spoke.process.stop({ timeoutMs: 15_000 });
   t.same(status, { code: 0, signal: null });
   t.match(spoke.process.logs(), /released the lease/);
+});
+
+t.test("against the API server, a reconcile that changes nothing writes no status", async (t) => {
+  // The controllers in this process: the agent above has stopped, and a reconcile can be called.
+  let statusWrites = 0;
+  const connections = c.kube.centralConnections;
+  const kube: KubePort = {
+    certificateRequests: c.kube.certificateRequests,
+    centralConnections: {
+      get: (name) => connections.get(name),
+      list: () => connections.list(),
+      watch: (handler) => connections.watch(handler),
+      create: (object) => connections.create(object),
+      update: (object) => connections.update(object),
+      updateStatus: (object) => {
+        if (object.metadata.name === "c2") statusWrites++;
+        return connections.updateStatus(object);
+      },
+      delete: (name) => connections.delete(name),
+    },
+    secrets: c.kube.secrets,
+    events: c.kube.events,
+    leases: c.kube.leases,
+  };
+  const logger = createLogger("silent");
+  const events = kubeEventRecorder({ kube, clock: systemClock, logger, instance: "e2e" });
+  const shared = { kube, hub: createHttpHubClient(), clock: systemClock, logger, events, namespace };
+  const requests = new CertificateRequestController(shared);
+  // No periodic sync during the test: only the reconcile it asks for.
+  const controller = new ConnectionController({
+    ...shared,
+    metrics: createSpokeMetrics(),
+    syncPeriodMs: 3_600_000,
+  });
+  requests.start();
+  controller.start();
+  t.teardown(async () => {
+    await requests.stop();
+    await controller.stop();
+  });
+  await c.plane.apply(certificateRequest("c2", await hub.tokenUrl(), hub.caPem));
+  await eventually("c2 Ready", async () =>
+    readyCondition(await connections.get("c2"))?.status === "True" ? true : undefined,
+  );
+  await controller.idle();
+  t.ok(statusWrites > 0, "the controller wrote c2's status");
+
+  // A label changes metadata, not status; the API server answers status with its keys sorted.
+  await c.plane.kubectl(["label", "centralconnection", "c2", "tether.dev/e2e=unchanged-status"]);
+  const labelled = (await connections.get("c2"))!;
+  const writes = statusWrites;
+  await controller.reconcile("c2");
+  await controller.idle();
+  const after = (await connections.get("c2"))!;
+  t.equal(after.metadata.labels?.["tether.dev/e2e"], "unchanged-status");
+  t.equal(
+    after.metadata.resourceVersion,
+    labelled.metadata.resourceVersion,
+    "resourceVersion as the label left it",
+  );
+  t.equal(statusWrites, writes, "no status write");
+  t.same(after.status, labelled.status);
 });

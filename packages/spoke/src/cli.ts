@@ -3,7 +3,7 @@
  * `tether-spoke run`: the agent. From the repository: `pnpm tether-spoke run --kubeconfig ... `.
  */
 import { ConfigError, flagsHelp, parseConfig } from "./config.ts";
-import { createLogger, runAgent } from "./main.ts";
+import { createLogger, runAgent } from "./serve.ts";
 
 const USAGE = `usage: tether-spoke run [flags]
 

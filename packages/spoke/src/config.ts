@@ -113,7 +113,7 @@ export function flagTable(): { flag: string; env: string; default?: string; help
   return Object.entries(FLAGS).map(([name, flag]: [string, Flag]) => ({
     flag: `--${name}`,
     env: envName(name),
-    ...(flag.default === undefined ? {} : { default: flag.default }),
+    default: flag.default,
     help: flag.help,
   }));
 }

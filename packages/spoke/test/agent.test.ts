@@ -4,7 +4,8 @@ import { healthRoutes, metricsRoutes, Probes, serve } from "../src/health/server
 import { createSpokeMetrics } from "../src/health/metrics.ts";
 import { FakeKube } from "../src/kube/fake.ts";
 import { apiVersion } from "../src/kube/types.ts";
-import { buildAgent, createLogger } from "../src/main.ts";
+import { buildAgent } from "../src/agent.ts";
+import { createLogger } from "../src/serve.ts";
 import { FakeHub } from "./support/fake-hub.ts";
 import { FakeClock } from "@tether/shared/time";
 

@@ -322,3 +322,62 @@ t.test("an expired certificate with nothing better held cannot be renewed, and s
   t.match(condition(connection, "Issuing"), { status: "False", reason: "CannotRenew" });
   t.match(connection.status?.error?.message, /expired at .*new CertificateRequest/);
 });
+
+t.test("a new leader keeps the failure count and the back-off of a failing renewal", async (t) => {
+  const { agent, setSpec } = await enrolled();
+  t.teardown(() => agent.stop());
+  agent.hub.failNext("renew", unreachable(), unreachable(), unreachable(), unreachable());
+  await setSpec((c) => (c.spec.renewNow = true));
+  await agent.advance(backoff.baseMs);
+  await agent.advance(2 * backoff.baseMs);
+  let connection = await agent.connection("c1");
+  t.equal(connection.status?.failedAttempts, 3, "leader A failed three times");
+  const nextAttempt = Date.parse(connection.status?.nextAttemptTime ?? "");
+  t.equal(nextAttempt, agent.clock.now().getTime() + 4 * backoff.baseMs, "the back-off is in status");
+  t.equal(connection.status?.lastFailureTime, agent.clock.now().toISOString());
+
+  // Leader B starts with empty memory on the same Kubernetes.
+  const calls = agent.hub.calls.length;
+  await agent.restartConnections();
+  t.equal(agent.hub.calls.length, calls, "B does not call the hub at start");
+  await agent.advance(nextAttempt - agent.clock.now().getTime() - 1);
+  t.equal(agent.hub.calls.length, calls, "nor before the back-off A recorded has passed");
+  await agent.advance(1);
+  t.same(agent.hub.calls.slice(calls), ["management", "renew"], "then it tries again");
+  connection = await agent.connection("c1");
+  t.equal(connection.status?.failedAttempts, 4, "and counts on from A's failures");
+  t.match(condition(connection, "Issuing")?.message, /RenewNowRequested: attempt 4 failed/);
+  t.equal(
+    Date.parse(connection.status?.nextAttemptTime ?? ""),
+    agent.clock.now().getTime() + backoff.capMs,
+    "the next delay doubles A's last one",
+  );
+
+  await agent.advance(backoff.capMs);
+  connection = await agent.connection("c1");
+  t.equal(connection.status?.failedAttempts, 0, "a success resets the count");
+  t.equal(connection.status?.nextAttemptTime, undefined);
+  t.equal(connection.spec.renewNow, false);
+});
+
+t.test("a reconcile that changes nothing writes no status, whatever the key order", async (t) => {
+  const { agent } = await enrolled();
+  t.teardown(() => agent.stop());
+  // The API server answers with its keys sorted; status holds the same values in another order.
+  const sorted = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(sorted)
+      : typeof value === "object" && value !== null
+        ? Object.fromEntries(
+            Object.entries(value)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, v]) => [k, sorted(v)]),
+          )
+        : value;
+  const current = await agent.connection("c1");
+  current.status = sorted(current.status) as typeof current.status;
+  t.not(JSON.stringify(current.status), JSON.stringify((await agent.connection("c1")).status), "reordered");
+  const written = await agent.kube.centralConnections.updateStatus(current);
+  await agent.connections.reconcile("c1");
+  t.equal((await agent.connection("c1")).metadata.resourceVersion, written.metadata.resourceVersion);
+});

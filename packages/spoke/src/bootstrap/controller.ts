@@ -4,26 +4,31 @@
  * the hub with the bootstrap kubeconfig's token (`Authorization: Bearer`) until that works: one write
  * of the hub kubeconfig Secret (the credential Secret of SPEC §3.2), then the CentralConnection named
  * after the cluster. From there on the connection controller keeps the credential fresh.
+ *
+ * It lives in bootstrap/, not controllers/: it watches no resource and ends once joined (OCM's
+ * temporary bootstrap controller), and it is one flow with the health checker beside it, which ends
+ * the process when the bootstrap must run again. It shares the token exchange (enrolment/) and the
+ * Secret's layout (credential/) with the CertificateRequest controller.
  */
 import { type CsrInfo, routes } from "@tether/shared/contract";
 import { parseSubject } from "@tether/shared/pki";
 import type { BootstrapConfig } from "../config.ts";
-import { backoffDelay, defaultBackoff } from "../controllers/backoff.ts";
-import { upsertConnection } from "../controllers/connection-upsert.ts";
+import { backoffDelay, defaultBackoff } from "../runtime/backoff.ts";
+import { upsertConnection } from "../enrolment/connection-upsert.ts";
 import {
   type HeldCredential,
   heldFromIssued,
   inspectSecret,
   secretLabel,
   writeCredentialSecret,
-} from "../controllers/credentials.ts";
-import type { ControllerDeps } from "../controllers/deps.ts";
-import type { ExchangeStep } from "../controllers/exchange-failure.ts";
-import { type ExchangeProgress, exchangeToken } from "../controllers/token-exchange.ts";
+} from "../credential/secret.ts";
+import type { ControllerDeps } from "../runtime/deps.ts";
+import type { ExchangeStep } from "../enrolment/exchange-failure.ts";
+import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchange.ts";
 import { HubError } from "../hub-client/errors.ts";
 import type { SecretReference } from "../kube/types.ts";
 import { type HubKubeconfigVerdict, judgeHubKubeconfig } from "../policy/hub-kubeconfig.ts";
-import type { Violation } from "../policy/state.ts";
+import type { Violation } from "../policy/chain.ts";
 import { type BootstrapKubeconfig, readBootstrapKubeconfig } from "./bootstrap-kubeconfig.ts";
 
 export type JoinFailureReason =
@@ -100,11 +105,7 @@ export class BootstrapController {
       clusterName: config.clusterName,
       now,
     });
-    return {
-      verdict,
-      ...(inspected.held ? { held: inspected.held } : {}),
-      ...(bootstrap ? { bootstrap } : {}),
-    };
+    return { verdict, held: inspected.held, bootstrap };
   }
 
   /** Decides, then joins if needed, retrying with backoff; resolves once joined or when `signal` aborts. */
@@ -182,11 +183,7 @@ export class BootstrapController {
       hub,
       {
         infoUrl: hubUrl(server, routes.csrInfo.path),
-        call: {
-          bearerToken: token,
-          ...(trust === undefined ? {} : { caPem: trust }),
-          ...(proxyUrl === undefined ? {} : { proxyUrl }),
-        },
+        call: { bearerToken: token, caPem: trust, proxyUrl },
         server,
         accept: (info) => this.#acceptInfo(info),
       },

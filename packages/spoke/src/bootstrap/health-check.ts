@@ -6,7 +6,7 @@
  * exits, so that Kubernetes restarts it and the start-up decision bootstraps again.
  */
 import type { Clock } from "@tether/shared/time";
-import type { Violation } from "../policy/state.ts";
+import type { Violation } from "../policy/chain.ts";
 
 export type RestartReason = "CertificateExpired" | "BootstrapKubeconfigChanged";
 

@@ -1,21 +1,27 @@
 /**
- * The token exchange (SPEC §3.2): for each CertificateRequest, read the CSR info behind the token
- * URL, make a key of the advertised algorithm, have the hub sign a CSR with the advertised subject,
- * store everything in the credential Secret in one write, create or update the CentralConnection and
- * delete the request. What was obtained is kept in memory across retries, because the tokens are
- * one-time: a retry after the info call must not spend the info token again.
+ * The CertificateRequest controller, the token exchange of SPEC §3.2 (enrolment/): for each
+ * CertificateRequest, read the CSR info behind the token URL, make a key of the advertised algorithm,
+ * have the hub sign a CSR with the advertised subject, store everything in the credential Secret in
+ * one write, create or update the CentralConnection and delete the request. What was obtained is kept
+ * in memory across retries, because the tokens are one-time: a retry after the info call must not
+ * spend the info token again (a private key cannot go into status).
  */
 import { updateWithRetry } from "../kube/conflict.ts";
 import type { Watcher } from "../kube/port.ts";
 import type { CertificateRequest } from "../kube/types.ts";
 import { defaultSecretName } from "../kube/types.ts";
-import { backoffDelay, defaultBackoff } from "./backoff.ts";
-import { upsertConnection } from "./connection-upsert.ts";
-import { heldFromIssued, secretLabel, writeCredentialSecret } from "./credentials.ts";
-import { type ExchangeStep, describeExchangeFailure, isRetryable, readRequest } from "./exchange-failure.ts";
-import type { ControllerDeps } from "./deps.ts";
-import { WorkQueue } from "./queue.ts";
-import { type ExchangeProgress, exchangeToken } from "./token-exchange.ts";
+import { backoffDelay, defaultBackoff } from "../runtime/backoff.ts";
+import { upsertConnection } from "../enrolment/connection-upsert.ts";
+import { heldFromIssued, secretLabel, writeCredentialSecret } from "../credential/secret.ts";
+import {
+  type ExchangeStep,
+  describeExchangeFailure,
+  isRetryable,
+  readRequest,
+} from "../enrolment/exchange-failure.ts";
+import type { ControllerDeps } from "../runtime/deps.ts";
+import { WorkQueue } from "../runtime/queue.ts";
+import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchange.ts";
 
 /** `hubCaPem` serves requests without spec.caBundle. */
 export interface CertificateRequestControllerOptions extends ControllerDeps {
@@ -96,7 +102,7 @@ export class CertificateRequestController {
     const { infoUrl, caPem } = readRequest(request, this.#o.hubCaPem);
     const credentials = await exchangeToken(
       hub,
-      { infoUrl, call: caPem === undefined ? {} : { caPem }, server: new URL(infoUrl).origin },
+      { infoUrl, call: { caPem }, server: new URL(infoUrl).origin },
       exchange,
       at,
     );

@@ -4,6 +4,7 @@
  * bumped by spec changes only, status kept apart as a subresource, and watch events (ADDED for
  * what exists, then every change) delivered asynchronously as deep copies.
  */
+import { isDeepStrictEqual } from "node:util";
 import type { CoreV1Event, V1Lease, V1Secret } from "@kubernetes/client-node";
 import type { ClusterObjects, KubePort, WatchEvent, WatchHandler, Watcher } from "./port.ts";
 import { ConflictError, NotFoundError } from "./port.ts";
@@ -116,7 +117,8 @@ class Collection<T extends Stored> {
     } else if (part === "spec") {
       next.status = current.status;
     }
-    const specChanged = JSON.stringify(next.spec) !== JSON.stringify(current.spec);
+    // As the API server compares: values as JSON holds them (undefined members dropped), key order aside.
+    const specChanged = !isDeepStrictEqual(asJson(next.spec), asJson(current.spec));
     next.metadata = {
       ...next.metadata,
       uid: current.metadata?.uid,
@@ -254,4 +256,8 @@ export class FakeKube implements KubePort {
   set intercept(interceptor: Interceptor) {
     this.#shared.intercept = interceptor;
   }
+}
+
+function asJson(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }

@@ -77,12 +77,27 @@ export interface CertificateStatus {
   sha256: string;
 }
 
+/** Why a call for management info failed. */
+export type SyncFailureReason = "Revoked" | "HubRefused" | "HubUnreachable";
+
+export interface SynchronizationStatus {
+  /** The last call for management info, successful or not. */
+  lastSync?: string;
+  lastSuccess?: string;
+  /** Present while the last call failed. */
+  failure?: { reason: SyncFailureReason; message: string };
+}
+
 export interface CentralConnectionStatus {
   certificateStatus?: CertificateStatus;
-  synchronizationStatus?: { lastSync?: string; lastSuccess?: string };
+  synchronizationStatus?: SynchronizationStatus;
   error?: { message: string };
   conditions?: Condition[];
+  /** Consecutive failed calls to the hub (sync or renewal) or Secret writes; reset by a success. */
   failedAttempts?: number;
+  lastFailureTime?: string;
+  /** No call to the hub before this time, unless the spec changes (the back-off). */
+  nextAttemptTime?: string;
 }
 
 export interface CentralConnection {

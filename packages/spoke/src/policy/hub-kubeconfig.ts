@@ -1,13 +1,15 @@
 /**
  * "Is the hub kubeconfig valid, or must the agent bootstrap?" (SPEC §3.4), like Open Cluster
- * Management's HasValidHubClientConfig, as a chain of pure policies: the first one that finds a
- * problem names it; when none does, the hub kubeconfig is valid and bootstrap is skipped. The
- * reason is the word an operator reads in the agent's log and in /readyz.
+ * Management's HasValidHubClientConfig, as a chain of pure checks (the shared ones of checks.ts and
+ * two of its own): the first one that finds a problem names it; when none does, the hub kubeconfig is
+ * valid and bootstrap is skipped. The reason is the word an operator reads in the agent's log and in
+ * /readyz.
  */
 import { type KubeconfigView, compareHubKubeconfigs } from "@tether/shared/kubeconfig";
 import type { KubeconfigDifferenceReason } from "@tether/shared/kubeconfig";
-import { keyMismatch, secretMissing, secretMissingData } from "./renewal.ts";
-import type { CredentialState, Violation } from "./state.ts";
+import { type Chain, type Check, type Violation, evaluate } from "./chain.ts";
+import { keyMismatch, secretMissing, secretMissingData, validity } from "./checks.ts";
+import type { CredentialState } from "./state.ts";
 
 export type HubKubeconfigReason =
   | "SecretMissing"
@@ -34,12 +36,12 @@ export interface HubKubeconfigInput {
   now: Date;
 }
 
-export type HubKubeconfigPolicy = (input: HubKubeconfigInput) => Violation<HubKubeconfigReason> | undefined;
+type HubKubeconfigCheck = Check<HubKubeconfigInput, HubKubeconfigReason>;
 
 export type HubKubeconfigVerdict =
   { valid: true; reason: "Valid"; message: string } | ({ valid: false } & Violation<HubKubeconfigReason>);
 
-export const otherCluster: HubKubeconfigPolicy = ({ credential, clusterName }) => {
+export const otherCluster: HubKubeconfigCheck = ({ credential, clusterName }) => {
   const cn = credential.certificate?.subject.CN;
   return cn === undefined || cn === clusterName
     ? undefined
@@ -49,22 +51,8 @@ export const otherCluster: HubKubeconfigPolicy = ({ credential, clusterName }) =
       };
 };
 
-export const withinValidity: HubKubeconfigPolicy = ({ credential, now }) => {
-  const certificate = credential.certificate;
-  if (certificate === undefined) return undefined;
-  if (now < certificate.notBefore) {
-    return {
-      reason: "NotYetValid",
-      message: `the certificate is valid only from ${certificate.notBefore.toISOString()} (check the clocks)`,
-    };
-  }
-  return now >= certificate.notAfter
-    ? { reason: "Expired", message: `the certificate expired at ${certificate.notAfter.toISOString()}` }
-    : undefined;
-};
-
 /** Same server, proxy and CA as the bootstrap kubeconfig: a changed bootstrap means another hub. */
-export const sameHub: HubKubeconfigPolicy = ({ hubKubeconfig, bootstrap }) => {
+export const sameHub: HubKubeconfigCheck = ({ hubKubeconfig, bootstrap }) => {
   if (hubKubeconfig === undefined || bootstrap === undefined) return undefined;
   const difference = compareHubKubeconfigs(hubKubeconfig, bootstrap);
   return difference === undefined
@@ -75,20 +63,18 @@ export const sameHub: HubKubeconfigPolicy = ({ hubKubeconfig, bootstrap }) => {
       };
 };
 
-export const hubKubeconfigPolicies: readonly HubKubeconfigPolicy[] = [
+export const hubKubeconfigChain: Chain<HubKubeconfigInput, HubKubeconfigReason> = [
   secretMissing,
   secretMissingData,
   keyMismatch,
   otherCluster,
-  withinValidity,
+  validity,
   sameHub,
 ];
 
 export function judgeHubKubeconfig(input: HubKubeconfigInput): HubKubeconfigVerdict {
-  for (const policy of hubKubeconfigPolicies) {
-    const violation = policy(input);
-    if (violation) return { valid: false, ...violation };
-  }
+  const violation = evaluate(hubKubeconfigChain, input);
+  if (violation) return { valid: false, ...violation };
   const certificate = input.credential.certificate;
   return {
     valid: true,

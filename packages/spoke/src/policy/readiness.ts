@@ -1,13 +1,14 @@
 /**
- * "Is this connection ready?" as a chain of pure policies: the credential must be usable and the
- * last call to the hub must have succeeded. The first violation becomes the Ready condition's
- * reason and message; without one the connection is Ready with reason Connected.
+ * "Is this connection ready?" (SPEC §3.3): the credential must be usable and the last call to the hub
+ * must have succeeded. The first violation becomes the Ready condition's reason and message; without
+ * one the connection is Ready with reason Connected.
  */
-import type { CredentialState, Violation } from "./state.ts";
-import { keyMismatch, secretMissing, secretMissingData } from "./renewal.ts";
+import type { SyncFailureReason } from "../kube/types.ts";
+import { type Chain, type Check, type Violation, evaluate } from "./chain.ts";
+import { credentialPresent, validity } from "./checks.ts";
+import type { CredentialState } from "./state.ts";
 
-/** Why the last management-info call failed, as the connection controller classified it. */
-export type SyncFailureReason = "Revoked" | "HubRefused" | "HubUnreachable";
+export type { SyncFailureReason };
 
 export type SyncOutcome =
   { ok: true; at: Date } | { ok: false; at: Date; reason: SyncFailureReason; message: string };
@@ -24,43 +25,25 @@ export type ReadinessReason =
 
 export interface ReadinessInput {
   credential: CredentialState;
-  /** undefined until the first sync of this process. */
+  /** undefined until the first sync of the connection. */
   sync: SyncOutcome | undefined;
   now: Date;
 }
 
-export type ReadinessPolicy = (input: ReadinessInput) => Violation<ReadinessReason> | undefined;
-
-const credentialPresent: ReadinessPolicy = (input) =>
-  secretMissing(input) ?? secretMissingData(input) ?? keyMismatch(input);
-
-const withinValidity: ReadinessPolicy = ({ credential, now }) => {
-  const certificate = credential.certificate;
-  if (certificate === undefined) return undefined;
-  if (now < certificate.notBefore) {
-    return {
-      reason: "NotYetValid",
-      message: `the certificate is valid from ${certificate.notBefore.toISOString()} (check the clocks)`,
-    };
-  }
-  if (now >= certificate.notAfter) {
-    return { reason: "Expired", message: `the certificate expired at ${certificate.notAfter.toISOString()}` };
-  }
-  return undefined;
-};
-
-const hubAccepts: ReadinessPolicy = ({ sync }) => {
+export const hubAccepts: Check<ReadinessInput, SyncFailureReason | "SyncPending"> = ({ sync }) => {
   if (sync === undefined) return { reason: "SyncPending", message: "waiting for the first call to the hub" };
   return sync.ok ? undefined : { reason: sync.reason, message: sync.message };
 };
 
-export const readinessPolicies: readonly ReadinessPolicy[] = [credentialPresent, withinValidity, hubAccepts];
+export const readinessChain: Chain<ReadinessInput, ReadinessReason> = [
+  credentialPresent,
+  validity,
+  hubAccepts,
+];
 
 export function readiness(input: ReadinessInput): Violation<ReadinessReason> {
-  for (const policy of readinessPolicies) {
-    const violation = policy(input);
-    if (violation) return violation;
-  }
+  const violation = evaluate(readinessChain, input);
+  if (violation) return violation;
   const notAfter = input.credential.certificate?.notAfter.toISOString() ?? "unknown";
   return { reason: "Connected", message: `the hub accepts the certificate; it is valid until ${notAfter}` };
 }

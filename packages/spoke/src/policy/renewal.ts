@@ -1,14 +1,16 @@
 /**
- * "Does this connection need a new certificate now?" as a chain of small pure policies, like
- * cert-manager's trigger policies: each looks at the gathered state and answers a reason and a
- * message, or nothing; the first answer wins. The clock and the jitter source are arguments.
+ * "Does this connection need a new certificate now?" (SPEC §3.3), like cert-manager's trigger chain:
+ * the shared checks of checks.ts, then the renewal's own. The first answer wins. The clock and the
+ * jitter source are arguments.
  */
 import type { Subject } from "@tether/shared/pki";
 import { intervalRenewalTime, nextRenewalTime, renewalTime } from "@tether/shared/renewal";
 import type { Random } from "@tether/shared/time";
 import type { CentralConnectionSpec } from "../kube/types.ts";
 import { defaultRenewal } from "../kube/types.ts";
-import type { CertificateFacts, CredentialState, Violation } from "./state.ts";
+import { type Chain, type Check, type Violation, evaluate, except } from "./chain.ts";
+import { issuerNotTrusted, keyMismatch, secretMissing, secretMissingData, validity } from "./checks.ts";
+import type { CertificateFacts, CredentialState } from "./state.ts";
 
 export type RenewalReason =
   | "SecretMissing"
@@ -31,47 +33,12 @@ export interface RenewalInput {
   random: Random;
 }
 
-export type RenewalPolicy = (input: RenewalInput) => Violation<RenewalReason> | undefined;
-
-/** The policies that look at the credential alone; the readiness chain reuses them. */
-export type CredentialPolicy = (input: {
-  credential: CredentialState;
-}) => Violation<"SecretMissing" | "SecretMissingData" | "KeyMismatch"> | undefined;
+type RenewalCheck = Check<RenewalInput, RenewalReason>;
 
 /** Jitter of the renewal time: renew somewhere in the last 10% before the configured fraction. */
 export const renewalJitter = 0.1;
 
-export const secretMissing: CredentialPolicy = ({ credential }) =>
-  credential.secretFound
-    ? undefined
-    : { reason: "SecretMissing", message: `Secret ${credential.secretName} does not exist` };
-
-export const secretMissingData: CredentialPolicy = ({ credential }) => {
-  if (!credential.secretFound) return undefined;
-  if (credential.missingKeys.length > 0) {
-    return {
-      reason: "SecretMissingData",
-      message: `Secret ${credential.secretName} lacks ${credential.missingKeys.join(", ")}`,
-    };
-  }
-  if (credential.unreadable !== undefined || credential.certificate === undefined) {
-    return {
-      reason: "SecretMissingData",
-      message: `Secret ${credential.secretName} holds no usable credential: ${credential.unreadable ?? "tls.crt is unreadable"}`,
-    };
-  }
-  return undefined;
-};
-
-export const keyMismatch: CredentialPolicy = ({ credential }) =>
-  credential.keyMatches === false
-    ? {
-        reason: "KeyMismatch",
-        message: `tls.key in Secret ${credential.secretName} does not belong to the certificate in tls.crt`,
-      }
-    : undefined;
-
-export const wrongIdentity: RenewalPolicy = ({ credential, expectedSubject }) => {
+export const wrongIdentity: RenewalCheck = ({ credential, expectedSubject }) => {
   const actual = credential.certificate?.subject;
   if (actual === undefined || expectedSubject === undefined) return undefined;
   const differing = (Object.keys(expectedSubject) as (keyof Subject)[]).filter(
@@ -89,25 +56,16 @@ export const wrongIdentity: RenewalPolicy = ({ credential, expectedSubject }) =>
       };
 };
 
-export const issuerNotTrusted: RenewalPolicy = ({ credential }) =>
-  credential.chain?.ok === false
-    ? {
-        reason: "IssuerNotTrusted",
-        message: `the certificate is not issued by the hub trust bundle in ca.crt: ${credential.chain.message}`,
-      }
-    : undefined;
+/**
+ * Expired renews; NotYetValid does not: the hub back-dates a new certificate by the same few
+ * minutes, so a spoke whose clock is behind would get another certificate that is not yet valid.
+ */
+export const expired: Check<RenewalInput, "Expired"> = except(validity, "NotYetValid");
 
-export const expired: RenewalPolicy = ({ credential, now }) => {
-  const certificate = credential.certificate;
-  return certificate !== undefined && now >= certificate.notAfter
-    ? { reason: "Expired", message: `the certificate expired at ${certificate.notAfter.toISOString()}` }
-    : undefined;
-};
-
-export const renewNowRequested: RenewalPolicy = ({ spec }) =>
+export const renewNowRequested: RenewalCheck = ({ spec }) =>
   spec.renewNow === true ? { reason: "RenewNowRequested", message: "spec.renewNow is true" } : undefined;
 
-export const renewalTimeReached: RenewalPolicy = ({ spec, credential, now, random }) => {
+export const renewalTimeReached: RenewalCheck = ({ spec, credential, now, random }) => {
   const certificate = credential.certificate;
   if (certificate === undefined) return undefined;
   const fraction = renewalFraction(spec);
@@ -120,7 +78,7 @@ export const renewalTimeReached: RenewalPolicy = ({ spec, credential, now, rando
     : undefined;
 };
 
-export const intervalReached: RenewalPolicy = ({ spec, credential, now }) => {
+export const intervalReached: RenewalCheck = ({ spec, credential, now }) => {
   const certificate = credential.certificate;
   const intervalDays = spec.renewal?.renewIntervalDays;
   if (certificate === undefined || intervalDays === undefined) return undefined;
@@ -134,7 +92,7 @@ export const intervalReached: RenewalPolicy = ({ spec, credential, now }) => {
 };
 
 /** The full chain, in the order SPEC §3.3 lists the reasons. */
-export const renewalPolicies: readonly RenewalPolicy[] = [
+export const renewalChain: Chain<RenewalInput, RenewalReason> = [
   secretMissing,
   secretMissingData,
   keyMismatch,
@@ -147,7 +105,7 @@ export const renewalPolicies: readonly RenewalPolicy[] = [
 ];
 
 /** What still applies with `renewal.enabled: false`: the operator's request and a missing Secret. */
-export const manualRenewalPolicies: readonly RenewalPolicy[] = [
+export const manualRenewalChain: Chain<RenewalInput, RenewalReason> = [
   secretMissing,
   secretMissingData,
   renewNowRequested,
@@ -163,12 +121,7 @@ function renewalFraction(spec: CentralConnectionSpec): number {
 
 /** The first violation of the chain that applies to this connection, or undefined. */
 export function needsRenewal(input: RenewalInput): Violation<RenewalReason> | undefined {
-  const chain = renewalEnabled(input.spec) ? renewalPolicies : manualRenewalPolicies;
-  for (const policy of chain) {
-    const violation = policy(input);
-    if (violation) return violation;
-  }
-  return undefined;
+  return evaluate(renewalEnabled(input.spec) ? renewalChain : manualRenewalChain, input);
 }
 
 /**

@@ -3,10 +3,7 @@
  * there), so that every policy is a pure function of this state and the clock.
  */
 import type { CertificateInfo } from "@tether/shared/pki";
-
-/** The keys of the credential Secret (SPEC §3.2). */
-export const credentialKeys = ["tls.crt", "tls.key", "ca.crt", "kubeconfig"] as const;
-export type CredentialKey = (typeof credentialKeys)[number];
+import type { CredentialKey } from "../credential/secret.ts";
 
 /** What the policies know of a certificate: exactly what pki reads from it. */
 export type CertificateFacts = CertificateInfo;
@@ -22,10 +19,4 @@ export interface CredentialState {
   keyMatches?: boolean;
   /** The leaf verified against the hub trust bundle in ca.crt (validity aside: Expired says that). */
   chain?: { ok: true } | { ok: false; message: string };
-}
-
-/** A policy's finding: `reason` is the word an operator sees in conditions, Events and logs. */
-export interface Violation<Reason extends string = string> {
-  reason: Reason;
-  message: string;
 }

@@ -2,8 +2,8 @@
 import { FakeClock } from "@tether/shared/time";
 import { pino } from "pino";
 import { CertificateRequestController } from "../../src/controllers/certificate-request.ts";
-import { ConnectionController } from "../../src/controllers/connection.ts";
-import { kubeEventRecorder } from "../../src/controllers/events.ts";
+import { ConnectionController } from "../../src/controllers/connection/controller.ts";
+import { kubeEventRecorder } from "../../src/runtime/events.ts";
 import { createSpokeMetrics } from "../../src/health/metrics.ts";
 import { FakeKube } from "../../src/kube/fake.ts";
 import { apiVersion } from "../../src/kube/types.ts";

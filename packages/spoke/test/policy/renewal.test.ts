@@ -1,16 +1,16 @@
+/** The renewal chain (SPEC §3.3): every reason in order, renewal.enabled: false, the jittered renewal time. */
 import t from "tap";
 import { grantedFrom } from "@tether/shared/renewal";
 import { sequenceRandom } from "@tether/shared/time";
-import type { CentralConnectionSpec } from "../src/kube/types.ts";
-import { readiness } from "../src/policy/readiness.ts";
+import type { CentralConnectionSpec } from "../../src/kube/types.ts";
 import {
   certificateRandom,
   needsRenewal,
   plannedRenewalTime,
   renewalJitter,
   type RenewalInput,
-} from "../src/policy/renewal.ts";
-import type { CredentialState } from "../src/policy/state.ts";
+} from "../../src/policy/renewal.ts";
+import type { CredentialState } from "../../src/policy/state.ts";
 
 const DAY = 86_400_000;
 const notBefore = new Date("2026-01-01T00:00:00Z");
@@ -174,41 +174,4 @@ t.test("the interval in days renews earlier than the fraction when it is shorter
     start + (notAfter.getTime() - start) * 0.1,
     "the fraction, of the lifetime the hub granted",
   );
-});
-
-t.test("readiness chain", async (t) => {
-  const now = new Date(notBefore.getTime() + DAY);
-  const ok = { ok: true as const, at: now };
-  t.equal(readiness({ credential: healthy(), sync: ok, now }).reason, "Connected");
-  t.match(readiness({ credential: healthy(), sync: ok, now }).message, /valid until 2026-01-31/);
-  t.equal(
-    readiness({ credential: { ...healthy(), secretFound: false }, sync: ok, now }).reason,
-    "SecretMissing",
-  );
-  t.equal(
-    readiness({ credential: { ...healthy(), missingKeys: ["tls.crt"] }, sync: ok, now }).reason,
-    "SecretMissingData",
-  );
-  t.equal(
-    readiness({ credential: { ...healthy(), keyMatches: false }, sync: ok, now }).reason,
-    "KeyMismatch",
-  );
-  t.equal(
-    readiness({ credential: healthy(), sync: ok, now: new Date(notBefore.getTime() - 1) }).reason,
-    "NotYetValid",
-  );
-  t.equal(readiness({ credential: healthy(), sync: ok, now: notAfter }).reason, "Expired");
-  t.equal(readiness({ credential: healthy(), sync: undefined, now }).reason, "SyncPending");
-  const revoked = readiness({
-    credential: healthy(),
-    sync: { ok: false, at: now, reason: "Revoked", message: "Certificate has been revoked." },
-    now,
-  });
-  t.same(revoked, { reason: "Revoked", message: "Certificate has been revoked." });
-  const down = readiness({
-    credential: healthy(),
-    sync: { ok: false, at: now, reason: "HubUnreachable", message: "ECONNREFUSED" },
-    now,
-  });
-  t.equal(down.reason, "HubUnreachable");
 });

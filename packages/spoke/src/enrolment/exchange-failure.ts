@@ -37,8 +37,7 @@ export function readRequest(request: CertificateRequest, hubCaPem: string | unde
     );
   }
   const bundle = request.spec.caBundle;
-  if (bundle === undefined || bundle === "")
-    return { infoUrl, ...(hubCaPem === undefined ? {} : { caPem: hubCaPem }) };
+  if (bundle === undefined || bundle === "") return { infoUrl, caPem: hubCaPem };
   const pem = /^[A-Za-z0-9+/\s]+=*\s*$/.test(bundle) ? Buffer.from(bundle, "base64").toString("utf8") : "";
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
     throw new RequestInputError(

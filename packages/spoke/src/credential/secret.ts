@@ -1,7 +1,9 @@
 /**
- * The credential Secret (SPEC §3.2): how the spoke's certificate, key, the hub trust bundle and the
- * hub kubeconfig are laid out in it, how it is written (one API call, never two half-writes) and how
- * it is read back into the state the policies judge.
+ * The credential Secret (SPEC §3.2), the one module that knows its layout: the key names, how the
+ * spoke's certificate, key, the hub trust bundle and the hub kubeconfig are laid out in it, how it is
+ * written (one API call, never two half-writes) and how it is read back into the state the policies
+ * judge. The CertificateRequest controller, the connection controller and the bootstrap flow (whose
+ * hub kubeconfig Secret is this same layout) all go through here.
  */
 import type { V1Secret } from "@kubernetes/client-node";
 import { type KubeconfigView, buildHubKubeconfig, parseKubeconfig } from "@tether/shared/kubeconfig";
@@ -17,8 +19,24 @@ import type { KubePort } from "../kube/port.ts";
 import { ConflictError } from "../kube/port.ts";
 import type { SecretReference } from "../kube/types.ts";
 import { connectionLabel, managedByLabel, managedByValue } from "../kube/types.ts";
-import type { CertificateFacts, CredentialKey, CredentialState } from "../policy/state.ts";
-import { credentialKeys } from "../policy/state.ts";
+import type { CertificateFacts, CredentialState } from "../policy/state.ts";
+
+/** The keys of the credential Secret (SPEC §3.2): type kubernetes.io/tls plus ca.crt and kubeconfig. */
+export const secretKeys = {
+  /** The client certificate followed by its issuing CA. */
+  certificate: "tls.crt",
+  privateKey: "tls.key",
+  trustBundle: "ca.crt",
+  kubeconfig: "kubeconfig",
+} as const;
+
+export const credentialKeys = [
+  secretKeys.certificate,
+  secretKeys.privateKey,
+  secretKeys.trustBundle,
+  secretKeys.kubeconfig,
+] as const;
+export type CredentialKey = (typeof credentialKeys)[number];
 
 export interface Credentials {
   /** tls.crt: the client certificate followed by its issuing CA. */
@@ -58,10 +76,10 @@ export function credentialSecret(
     clientKeyPem: credentials.keyPem,
   });
   const data: Record<CredentialKey, string> = {
-    "tls.crt": base64(credentials.chainPem),
-    "tls.key": base64(credentials.keyPem),
-    "ca.crt": base64(credentials.trustPem),
-    kubeconfig: base64(kubeconfig),
+    [secretKeys.certificate]: base64(credentials.chainPem),
+    [secretKeys.privateKey]: base64(credentials.keyPem),
+    [secretKeys.trustBundle]: base64(credentials.trustPem),
+    [secretKeys.kubeconfig]: base64(kubeconfig),
   };
   return {
     apiVersion: "v1",
@@ -137,13 +155,10 @@ export async function inspectSecret(
     missingKeys: [],
   };
   if (secret === undefined) return { state };
-  const text = (key: CredentialKey) => {
-    const value = secret.data?.[key];
-    return value === undefined || value === "" ? undefined : Buffer.from(value, "base64").toString("utf8");
-  };
+  const text = (key: CredentialKey) => secretText(secret, key);
   state.missingKeys = credentialKeys.filter((key) => text(key) === undefined);
-  const chainPem = text("tls.crt");
-  const keyPem = text("tls.key");
+  const chainPem = text(secretKeys.certificate);
+  const keyPem = text(secretKeys.privateKey);
   if (chainPem === undefined || keyPem === undefined) return { state };
   let leafPem: string;
   try {
@@ -159,9 +174,9 @@ export async function inspectSecret(
     state.unreadable = `tls.key holds no readable private key (${message(error)})`;
     return { state };
   }
-  const trustPem = text("ca.crt");
+  const trustPem = text(secretKeys.trustBundle);
   if (trustPem !== undefined) state.chain = await checkIssuer(leafPem, trustPem, now);
-  const kubeconfigText = text("kubeconfig");
+  const kubeconfigText = text(secretKeys.kubeconfig);
   const kubeconfig = readKubeconfig(kubeconfigText);
   if (kubeconfigText !== undefined && "problem" in kubeconfig)
     state.unreadable = `kubeconfig is unreadable (${kubeconfig.problem})`;
@@ -211,6 +226,38 @@ export async function heldFromIssued(credentials: Credentials): Promise<HeldCred
     throw new Error("the hub issued a certificate for a different key than the one in the CSR");
   }
   return { credentials, certificate };
+}
+
+/** A key's value as text; undefined when it is absent or empty. */
+export function secretText(secret: V1Secret | undefined, key: string): string | undefined {
+  const value = secret?.data?.[key];
+  return value === undefined || value === "" ? undefined : Buffer.from(value, "base64").toString("utf8");
+}
+
+/** notAfter of the certificate in tls.crt; undefined when there is none or it cannot be read. */
+export function certificateNotAfter(secret: V1Secret | undefined): Date | undefined {
+  const chainPem = secretText(secret, secretKeys.certificate);
+  if (chainPem === undefined) return undefined;
+  try {
+    return certificateInfo(splitPemBundle(chainPem)[0] ?? "").notAfter;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The state the policies would read from the Secret once `held` is written to it: what the writer
+ * knows without reading the Secret back.
+ */
+export function storedState(ref: SecretReference, held: HeldCredential): CredentialState {
+  return {
+    secretName: secretLabel(ref),
+    secretFound: true,
+    missingKeys: [],
+    certificate: held.certificate,
+    keyMatches: true,
+    chain: { ok: true },
+  };
 }
 
 export function isValidAt(held: HeldCredential | undefined, now: Date): held is HeldCredential {

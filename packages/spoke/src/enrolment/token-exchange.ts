@@ -9,8 +9,8 @@ import type { CsrInfo } from "@tether/shared/contract";
 import { createCsr, exportPrivateKeyPem, generateKeyPair, parseSubject } from "@tether/shared/pki";
 import type { KeyPair } from "@tether/shared/pki";
 import type { HubClient, TokenCallOptions } from "../hub-client/client.ts";
-import type { Credentials } from "./credentials.ts";
-import { heldFromIssued } from "./credentials.ts";
+import type { Credentials } from "../credential/secret.ts";
+import { heldFromIssued } from "../credential/secret.ts";
 import type { ExchangeStep } from "./exchange-failure.ts";
 
 export interface ExchangeProgress {
@@ -53,8 +53,8 @@ export async function exchangeToken(
     keyPem: progress.key.pem,
     trustPem: issued.caPem,
     server: exchange.server,
-    ...(call.caPem === undefined ? {} : { serverCaPem: call.caPem }),
-    ...(call.proxyUrl === undefined ? {} : { proxyUrl: call.proxyUrl }),
+    serverCaPem: call.caPem,
+    proxyUrl: call.proxyUrl,
   };
   await heldFromIssued(credentials);
   progress.credentials = credentials;

@@ -24,14 +24,7 @@ export function setCondition(
       existing !== undefined && existing.status === desired.status
         ? existing.lastTransitionTime
         : now.toISOString(),
-    ...(observedGeneration === undefined ? {} : { observedGeneration }),
   };
+  if (observedGeneration !== undefined) next.observedGeneration = observedGeneration;
   return [...(conditions ?? []).filter((c) => c.type !== desired.type), next];
-}
-
-export function findCondition(
-  conditions: readonly Condition[] | undefined,
-  type: ConditionType,
-): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
 }
