@@ -71,7 +71,7 @@ const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs
 
 /**
  * The messages of the connection's Events of one type and reason. Events about cluster-scoped objects
- * live in "default" (see packages/spoke/src/controllers/events.ts); they are written best effort, a
+ * live in "default" (see packages/spoke/src/runtime/events.ts); they are written best effort, a
  * moment after the status, so this waits for one.
  */
 const connectionEvent = (type: "Normal" | "Warning", reason: string) =>
