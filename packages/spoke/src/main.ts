@@ -20,6 +20,7 @@ import { type BootstrapConfig, ConfigError, type SpokeConfig, parseListenAddress
 import { CertificateRequestController } from "./controllers/certificate-request.ts";
 import { ConnectionController } from "./controllers/connection.ts";
 import { kubeEventRecorder } from "./controllers/events.ts";
+import { RolloutController } from "./controllers/rollout/controller.ts";
 import { createSpokeMetrics, type SpokeMetrics } from "./health/metrics.ts";
 import {
   Probes,
@@ -97,8 +98,13 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
     };
     const requests = new CertificateRequestController(shared);
     const connections = new ConnectionController({ ...shared, metrics, syncPeriodMs: config.syncPeriodMs });
+    const rollouts = new RolloutController({
+      ...{ kube, clock, logger, namespace, metrics, instance: identity },
+      ...{ rolloutNamespaces: config.rolloutNamespaces, resyncPeriodMs: config.syncPeriodMs },
+    });
     leading = true;
     requests.start();
+    rollouts.start();
     const joining = bootstrap?.controller.run(signal);
     await bootstrap?.controller.firstAttempt;
     connections.start();
@@ -108,7 +114,7 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
       signal.addEventListener("abort", () => resolve(), { once: true });
     });
     leading = false;
-    await Promise.all([requests.stop(), connections.stop(), joining]);
+    await Promise.all([requests.stop(), connections.stop(), rollouts.stop(), joining]);
     logger.info("controllers stopped");
   }
 

@@ -50,6 +50,8 @@ export function connectionStatus(input: StatusInput): CentralConnectionStatus {
   conditions = setCondition(conditions, input.issuing, now, generation);
   status.conditions = conditions;
   status.failedAttempts = input.failedAttempts;
+  // The rollout controller's own field (controllers/rollout/): kept as it is.
+  if (previous?.rollouts !== undefined) status.rollouts = previous.rollouts;
   return status;
 }
 
