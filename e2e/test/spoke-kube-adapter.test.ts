@@ -7,5 +7,6 @@ const c = await cluster(t);
 runKubePortConformance(t, async () => ({
   kube: c.kube,
   namespace,
-  createWorkload: async (manifest) => void (await c.plane.apply(manifest)),
+  createWorkload: async (manifest) =>
+    void (await c.plane.kubectl(["create", "-f", "-"], { input: JSON.stringify(manifest) })),
 }));

@@ -16,6 +16,7 @@ interface Meta {
   resourceVersion?: string;
   generation?: number;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   creationTimestamp?: unknown;
 }
 
@@ -116,7 +117,12 @@ class Collection<T extends Stored> {
     } else if (part === "spec") {
       next.status = current.status;
     }
-    const specChanged = JSON.stringify(next.spec) !== JSON.stringify(current.spec);
+    // A Deployment's annotations are copied to its ReplicaSets: the API server counts them as spec.
+    const annotationsCount = this.#kind === "deployments";
+    const specChanged =
+      JSON.stringify(next.spec) !== JSON.stringify(current.spec) ||
+      (annotationsCount &&
+        JSON.stringify(next.metadata?.annotations) !== JSON.stringify(current.metadata?.annotations));
     next.metadata = {
       ...next.metadata,
       uid: current.metadata?.uid,
