@@ -101,7 +101,8 @@ export class RolloutController {
     const credentials = await Promise.all(connections.map((connection) => this.#credential(connection)));
     const byName = new Map(connections.map((connection) => [connection.metadata.name, connection]));
     const note = (names: readonly string[], record: RolloutRecord) => {
-      for (const name of names) this.#pending.set(name, [...(this.#pending.get(name) ?? []), record]);
+      const bounded = { ...record, message: record.message.slice(0, 1024) };
+      for (const name of names) this.#pending.set(name, [...(this.#pending.get(name) ?? []), bounded]);
     };
     for (const namespace of this.#namespaces) {
       for (const kind of workloadKinds) {
