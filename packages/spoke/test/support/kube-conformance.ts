@@ -17,7 +17,7 @@ export interface ConformanceTarget {
   /** An existing namespace for Secrets and Leases. */
   namespace: string;
   /** Creates an apps/v1 object (the port only lists and patches them). */
-  createWorkload(manifest: WorkloadManifest): Promise<void>;
+  createWorkload: (manifest: WorkloadManifest) => Promise<void>;
 }
 
 /** A minimal valid Deployment, StatefulSet or DaemonSet. */
