@@ -389,7 +389,7 @@ t.test("the spoke chart's RBAC is the agent's reference RBAC", async (t) => {
       .filter((o) => o.kind === "Role" && o.metadata.name.endsWith("-rollout"))
       .map((o) => o.metadata.namespace)
       .sort(),
-    [spokeNamespace, "team-a", "team-b"],
+    ["team-a", "team-b", spokeNamespace],
     "a rollout Role in the release namespace and in each of rollout.namespaces",
   );
   t.match(parseSpokeConfig(container(withRollout).args.slice(1), {}), {
@@ -407,6 +407,8 @@ t.test("on a real kube-apiserver", async (t) => {
   await plane.installCrds();
   await plane.kubectl(["create", "namespace", hubNamespace]);
   await plane.kubectl(["create", "namespace", spokeNamespace]);
+  // The spoke value set with rollout.namespaces puts Roles there.
+  for (const namespace of ["team-a", "team-b"]) await plane.kubectl(["create", "namespace", namespace]);
 
   t.test("every rendered value set passes a server-side dry run with strict field validation", async (t) => {
     for (const chart of ["hub", "spoke"] as const) {
