@@ -28,9 +28,6 @@ export async function startSpoke(
       ...["--kubeconfig", opts.kubeconfig, "--namespace", spokeNamespace],
       // The CertificateRequest carries caBundle too; the flag also covers a CR applied without it.
       ...["--hub-ca-file", opts.hubCaFile],
-      // Workloads annotated after start are picked up on the next look at every workload (the sync
-      // period): 10 s keeps the demo's rollout step short.
-      ...["--sync-period", "10s"],
       ...["--health-addr", `127.0.0.1:${health}`, "--metrics-addr", `127.0.0.1:${metrics}`],
     ],
     cwd: repoRoot,

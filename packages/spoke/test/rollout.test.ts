@@ -349,6 +349,22 @@ t.test("a Deployment created with the opt-in records the hash, then rolls on ren
   t.match(connection.status?.conditions, [{ type: "Ready", status: "True" }, { type: "Issuing" }]);
 });
 
+t.test("a workload opting in later is adopted at once, not at the next resync", async (t) => {
+  const r = await rolloutAgent();
+  await r.add(workload("Deployment", "team-a", "late", {}, {}, "2026-01-01T00:00:00Z"));
+  await r.settle();
+  t.equal(r.read("Deployment", "team-a", "late").metadata.annotations?.[credentialHashAnnotation], undefined);
+  await r.agent.kube.workloads.patchAnnotations("Deployment", "team-a", "late", { metadata: optIn });
+  await r.settle();
+  const late = r.read("Deployment", "team-a", "late");
+  t.match(
+    late.spec.template.metadata?.annotations?.[credentialHashAnnotation],
+    /^[0-9a-f]{16}$/,
+    "rolled once",
+  );
+  t.match(await r.rolloutsOf(), [{ name: "late", result: "Rolled", reason: "AdoptedOlder" }]);
+});
+
 t.test("a Secret change that touches neither certificate, key nor CA rolls nothing", async (t) => {
   const r = await rolloutAgent();
   await r.add(workload("Deployment", namespace, "web", optIn, {}, "2026-01-01T00:00:00Z"));

@@ -34,6 +34,14 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
   const core = config.makeApiClient(CoreV1Api);
   const coordination = config.makeApiClient(CoordinationV1Api);
   const apps = config.makeApiClient(AppsV1Api);
+  const listWorkloads = (kind: WorkloadKind, namespace: string) =>
+    call(() =>
+      kind === "Deployment"
+        ? apps.listNamespacedDeployment({ namespace })
+        : kind === "StatefulSet"
+          ? apps.listNamespacedStatefulSet({ namespace })
+          : apps.listNamespacedDaemonSet({ namespace }),
+    );
   const watch = new Watch(config);
 
   function clusterObjects<T extends CertificateRequest | CentralConnection>(
@@ -111,16 +119,16 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
       },
     },
     workloads: {
-      list: async (kind, namespace) => {
-        const listed = await call(() =>
-          kind === "Deployment"
-            ? apps.listNamespacedDeployment({ namespace })
-            : kind === "StatefulSet"
-              ? apps.listNamespacedStatefulSet({ namespace })
-              : apps.listNamespacedDaemonSet({ namespace }),
-        );
-        return listed.items.map((item) => workloadOf(kind, item));
-      },
+      list: async (kind, namespace) =>
+        (await listWorkloads(kind, namespace)).items.map((item) => workloadOf(kind, item)),
+      watch: (kind, namespace, handler) =>
+        informer(
+          watch,
+          `/apis/apps/v1/namespaces/${namespace}/${kind.toLowerCase()}s`,
+          () => listWorkloads(kind, namespace),
+          (event) => handler({ type: event.type, object: workloadOf(kind, event.object) }),
+          logger,
+        ),
       patchAnnotations: async (kind, namespace, name, patch) => {
         // An absent map serialises to an empty object, which a merge patch leaves as it is.
         const body = {

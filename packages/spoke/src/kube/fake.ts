@@ -270,6 +270,8 @@ export class FakeKube implements KubePort {
           .list(`workloads.list ${kind} ${namespace}`)
           .filter((workload) => workload.metadata.namespace === namespace),
       ),
+    watch: (kind, namespace, handler) =>
+      this.workloadStores[kind].watch(handler, (workload) => workload.metadata.namespace === namespace),
     patchAnnotations: (kind, namespace, name, patch) =>
       later(() => {
         const operation = `workloads.patch ${kind} ${namespace}/${name}`;

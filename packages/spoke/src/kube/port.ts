@@ -96,6 +96,7 @@ export interface AnnotationPatch {
 /** Deployments, StatefulSets and DaemonSets (apps/v1) in a namespace. */
 export interface Workloads {
   list(kind: WorkloadKind, namespace: string): Promise<Workload[]>;
+  watch(kind: WorkloadKind, namespace: string, handler: WatchHandler<Workload>): Watcher;
   /** One merge patch of both annotation maps; NotFoundError when the workload is gone. */
   patchAnnotations(
     kind: WorkloadKind,

@@ -248,6 +248,20 @@ export function runKubePortConformance(t: Test, target: () => Promise<Conformanc
       );
     }
     t.same(await kube.workloads.list("Deployment", "kube-public"), [], "another namespace's are not listed");
+    const seen: string[] = [];
+    const watcher = kube.workloads.watch("StatefulSet", namespace, ({ type, object }) =>
+      seen.push(
+        `${type}:${object.kind}:${object.metadata.name}:${object.metadata.annotations?.["a/w"] ?? ""}`,
+      ),
+    );
+    t.teardown(() => watcher.stop());
+    const watched = unique("watched");
+    await createWorkload(workloadManifest("StatefulSet", namespace, watched, {}, {}));
+    await until("ADDED", () => (seen.includes(`ADDED:StatefulSet:${watched}:`) ? true : undefined));
+    await kube.workloads.patchAnnotations("StatefulSet", namespace, watched, { metadata: { "a/w": "x" } });
+    await until("MODIFIED with the annotation", () =>
+      seen.includes(`MODIFIED:StatefulSet:${watched}:x`) ? true : undefined,
+    );
     const missing = await kube.workloads
       .patchAnnotations("Deployment", namespace, unique("gone"), { metadata: { a: "b" } })
       .catch((e: unknown) => e);

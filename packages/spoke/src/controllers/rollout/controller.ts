@@ -10,8 +10,9 @@
  * log line, never a failed renewal. It is the only writer of status.rollouts and writes it with a
  * status update that keeps every other field.
  *
- * A credential Secret's change wakes it; a resync (the sync period) picks up workloads annotated
- * later and retries failures.
+ * A credential Secret's change wakes it, and so does a workload that opts in and carries no hash
+ * yet (watched in each namespace once a list there has worked, so a namespace it may not read is
+ * not retried every two seconds); a resync every sync period retries failures and catches the rest.
  */
 import type { V1Secret } from "@kubernetes/client-node";
 import { certificateInfo, splitPemBundle } from "@tether/shared/pki";
@@ -23,7 +24,11 @@ import { updateWithRetry } from "../../kube/conflict.ts";
 import { KubeError, type KubePort, NotFoundError, type Watcher } from "../../kube/port.ts";
 import type { CentralConnection, RolloutRecord, Workload, WorkloadKind } from "../../kube/types.ts";
 import { managedByLabel, managedByValue, workloadKinds } from "../../kube/types.ts";
-import { credentialHashAnnotation, restartedAtAnnotation } from "../../rollout/annotations.ts";
+import {
+  credentialHashAnnotation,
+  restartOnChangeAnnotation,
+  restartedAtAnnotation,
+} from "../../rollout/annotations.ts";
 import { type Credential, type RolloutDecision, decideRollout } from "../../rollout/decide.ts";
 import { type CredentialDigest, credentialDigest, describeChange } from "../../rollout/hash.ts";
 import { withRecords } from "../../rollout/records.ts";
@@ -61,6 +66,9 @@ export class RolloutController {
   /** Records not yet in a CentralConnection's status (its write failed): written next time. */
   readonly #pending = new Map<string, RolloutRecord[]>();
   #watchers: Watcher[] = [];
+  /** "Kind namespace" pairs whose workloads are watched. */
+  readonly #watching = new Set<string>();
+  #stopped = false;
 
   constructor(options: RolloutControllerOptions) {
     this.#o = options;
@@ -85,6 +93,7 @@ export class RolloutController {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     for (const watcher of this.#watchers) watcher.stop();
     this.#watchers = [];
     await this.#queue.stop();
@@ -120,6 +129,7 @@ export class RolloutController {
         }
         for (const connection of connections)
           this.#warned.delete(`${connection.metadata.name} ${kind} ${namespace}`);
+        this.#watchWorkloads(kind, namespace);
         for (const workload of workloads) {
           const decision = decideRollout({ workload, credentials, agentNamespace: this.#o.namespace });
           const touched = await this.#act(workload, decision, byName);
@@ -129,6 +139,22 @@ export class RolloutController {
     }
     for (const connection of connections) await this.#writeStatus(connection.metadata.name);
     this.#queue.addAfter(everything, this.#o.resyncPeriodMs);
+  }
+
+  /** Status changes of workloads already served do not wake it: only one waiting to be adopted does. */
+  #watchWorkloads(kind: WorkloadKind, namespace: string): void {
+    const key = `${kind} ${namespace}`;
+    if (this.#watching.has(key) || this.#stopped) return;
+    this.#watching.add(key);
+    this.#watchers.push(
+      this.#o.kube.workloads.watch(kind, namespace, ({ type, object }) => {
+        const annotations = object.metadata.annotations;
+        const waiting =
+          annotations?.[restartOnChangeAnnotation] !== undefined &&
+          annotations[credentialHashAnnotation] === undefined;
+        if (type !== "DELETED" && waiting) this.#queue.add(everything);
+      }),
+    );
   }
 
   async #credential(connection: CentralConnection): Promise<Credential> {
