@@ -100,7 +100,8 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
     const connections = new ConnectionController({ ...shared, metrics, syncPeriodMs: config.syncPeriodMs });
     const rollouts = new RolloutController({
       ...{ kube, clock, logger, namespace, metrics, instance: identity },
-      ...{ rolloutNamespaces: config.rolloutNamespaces, resyncPeriodMs: config.syncPeriodMs },
+      rolloutNamespaces: config.rolloutNamespaces,
+      resyncPeriodMs: config.syncPeriodMs,
     });
     leading = true;
     requests.start();

@@ -66,6 +66,10 @@ t.test("the opt-in annotation: hostile and malformed values", async (t) => {
   const parsed = parseRestartOnChange(many);
   t.equal(parsed.names.length, maxSecretNames);
   t.equal(parsed.problems.length, 3);
+  const hostile = parseRestartOnChange(`${"x y,".repeat(100_000)}c1`);
+  t.same(hostile.names, [], "a huge value: nothing past the bounded part is read");
+  t.equal(hostile.problems.length, 65, "and what is said stays bounded");
+  t.match(hostile.problems[0], /entries past the first 64 are ignored/);
 });
 
 t.test("what matters in a Secret: tls.crt, tls.key, ca.crt; not labels, not the kubeconfig", async (t) => {

@@ -12,6 +12,7 @@ export const restartedAtAnnotation = "tether.dev/restartedAt";
 
 /** More names than this in one annotation are not a real workload's wish: the rest are ignored. */
 export const maxSecretNames = 16;
+const maxEntries = 4 * maxSecretNames;
 
 export interface RestartOnChange {
   /** Valid, distinct Secret names, in the order given. */
@@ -31,7 +32,11 @@ export function parseRestartOnChange(value: string): RestartOnChange {
   if (entries.every((entry) => entry === "")) {
     return { names, problems: [`${restartOnChangeAnnotation} names no Secret`] };
   }
-  for (const entry of entries) {
+  // A hostile value may hold thousands of entries: read a bounded number of them.
+  const read = entries.slice(0, maxEntries);
+  if (entries.length > maxEntries)
+    problems.push(`${entries.length - maxEntries} entries past the first ${maxEntries} are ignored`);
+  for (const entry of read) {
     if (entry === "") problems.push(`${restartOnChangeAnnotation} has an empty entry`);
     else if (!isSecretName(entry)) problems.push(`"${printable(entry)}" is not a Secret name`);
     else if (names.includes(entry)) continue;

@@ -21,7 +21,7 @@ import type { Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
 import type { RolloutMetrics } from "../../health/metrics.ts";
 import { updateWithRetry } from "../../kube/conflict.ts";
-import { KubeError, type KubePort, NotFoundError, type Watcher } from "../../kube/port.ts";
+import type { KubePort, Watcher } from "../../kube/port.ts";
 import type { CentralConnection, RolloutRecord, Workload, WorkloadKind } from "../../kube/types.ts";
 import { managedByLabel, managedByValue, workloadKinds } from "../../kube/types.ts";
 import {
@@ -30,6 +30,7 @@ import {
   restartedAtAnnotation,
 } from "../../rollout/annotations.ts";
 import { type Credential, type RolloutDecision, decideRollout } from "../../rollout/decide.ts";
+import { listFailure, patchFailure } from "../../rollout/failures.ts";
 import { type CredentialDigest, credentialDigest, describeChange } from "../../rollout/hash.ts";
 import { withRecords } from "../../rollout/records.ts";
 import { secretRefOf } from "../connection.ts";
@@ -277,36 +278,7 @@ function leafFacts(secret: V1Secret | undefined): { serial?: string; issuedAt?: 
   }
 }
 
-function listFailure(
-  kind: WorkloadKind,
-  namespace: string,
-  error: unknown,
-): { reason: string; message: string } {
-  if (error instanceof KubeError && error.status === 403) {
-    return {
-      reason: "Forbidden",
-      message: `not allowed to list ${kind}s in namespace ${namespace}: grant the agent get, list, watch and patch there (the chart's rollout.namespaces): ${error.message}`,
-    };
-  }
-  return {
-    reason: "ListFailed",
-    message: `could not list ${kind}s in namespace ${namespace}: ${text(error)}`,
-  };
-}
-
-function patchFailure(subject: string, error: unknown): { reason: string; message: string } {
-  if (error instanceof NotFoundError)
-    return { reason: "WorkloadGone", message: `${subject} is gone: not rolled` };
-  if (error instanceof KubeError && error.status === 403)
-    return { reason: "Forbidden", message: `not allowed to patch ${subject}: ${error.message}` };
-  return { reason: "PatchFailed", message: `could not patch ${subject}: ${text(error)}` };
-}
-
 /** RFC 3339 in whole seconds, as `kubectl rollout restart` writes kubectl.kubernetes.io/restartedAt. */
 function stamp(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-function text(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
