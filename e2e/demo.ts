@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * `./dev demo [--once]` (= `pnpm demo`): the whole product on one machine, from nothing to a Ready
- * connection — a local control plane (etcd + kube-apiserver), the hub and the spoke as child
- * processes, a one-time token turned into a CertificateRequest, and a curl with the certificate the
- * spoke obtained. It then keeps everything running for `kubectl` and `tether-hub` until Ctrl-C, or
+ * connection — a local control plane (etcd + kube-apiserver + kube-controller-manager), the hub and
+ * the spoke as child processes, a one-time token turned into a CertificateRequest, a curl with the
+ * certificate the spoke obtained, and a Deployment that rolls when that certificate is renewed. It then keeps everything running for `kubectl` and `tether-hub` until Ctrl-C, or
  * with `--once` tears it all down and exits 0. Any failure names its step and exits non-zero.
  */
 import { rmSync } from "node:fs";
@@ -18,6 +18,7 @@ import { curlCommand, runCurl, waitForReady, writeCredentials } from "./demo/con
 import { certificateRequestYaml, startHub } from "./demo/hub.ts";
 import type { DemoHub } from "./demo/hub.ts";
 import { Progress, StepFailure, detail, say, seconds } from "./demo/progress.ts";
+import { rollOnRenewal } from "./demo/rollout.ts";
 import { spokeNamespace, startSpoke } from "./demo/spoke.ts";
 import type { DemoSpoke } from "./demo/spoke.ts";
 
@@ -60,21 +61,24 @@ function tailOf(proc: ManagedProcess | undefined, lines = 30): string | undefine
 }
 
 async function main(once: boolean, readyTimeoutMs: number): Promise<ManagedProcess[]> {
-  const progress = new Progress(8);
+  const progress = new Progress(9);
   const dir = await mkdtemp(join(tmpdir(), "tether-demo-"));
   running.dir = dir;
   // The hub's CA key lives here: removed even if the demo is killed between steps.
   onAbnormalExit(() => rmSync(dir, { recursive: true, force: true }));
   say(`demo dir ${dir}${once ? " (--once: removed at the end)" : ""}`);
 
-  const plane = await progress.step("starting the local control plane (etcd + kube-apiserver)", async () => {
-    const started = await startControlPlane();
-    running.plane = started;
-    const t = started.timings;
-    const binaries = t.binariesCached ? "binaries cached" : `binaries built in ${seconds(t.binariesMs)}`;
-    detail(`${started.server} (${binaries}; ready in ${seconds(t.readyMs)})`);
-    return started;
-  });
+  const plane = await progress.step(
+    "starting the local control plane (etcd + kube-apiserver + kube-controller-manager)",
+    async () => {
+      const started = await startControlPlane({ controllerManager: true });
+      running.plane = started;
+      const t = started.timings;
+      const binaries = t.binariesCached ? "binaries cached" : `binaries built in ${seconds(t.binariesMs)}`;
+      detail(`${started.server} (${binaries}; ready in ${seconds(t.readyMs)})`);
+      return started;
+    },
+  );
 
   await progress.step("installing the CRDs from charts/spoke/crds", async () => {
     detail((await plane.installCrds()).join(", "));
@@ -118,6 +122,14 @@ async function main(once: boolean, readyTimeoutMs: number): Promise<ManagedProce
     return written;
   });
 
+  await progress.step("rolling a Deployment that uses the credential (renewNow)", async () => {
+    const secretName = connection.spec?.secretRef?.name ?? `${connectionName}-hub-credentials`;
+    const rolled = await rollOnRenewal(plane, connectionName, secretName);
+    detail(`Deployment demo-app annotated tether.dev/restart-on-change=${secretName}; renewNow set`);
+    detail(`Event: ${rolled.event}`);
+    detail(`$ kubectl rollout history deployment/demo-app -n ${spokeNamespace}\n${rolled.history}`);
+  });
+
   await progress.step("the demo is up", () => {
     detail(
       [
@@ -127,7 +139,7 @@ async function main(once: boolean, readyTimeoutMs: number): Promise<ManagedProce
         `hub data dir:     ${hub.dataDir}`,
         `  ./dev pnpm tether-hub runtimes list --internal-url ${hub.internalUrl} --data-dir ${hub.dataDir}`,
         `client credentials: ${files.dir}/{tls.crt,tls.key,ca.crt}`,
-        `processes: etcd ${plane.pids.etcd}, kube-apiserver ${plane.pids.kubeApiserver}, hub ${hub.process.pid}, spoke ${spoke.process.pid}`,
+        `processes: etcd ${plane.pids.etcd}, kube-apiserver ${plane.pids.kubeApiserver}, hub ${hub.process.pid}, spoke ${spoke.process.pid}, kube-controller-manager ${plane.pids.kubeControllerManager}`,
       ].join("\n"),
     );
   });

@@ -1,5 +1,6 @@
 /**
- * etcd and kube-apiserver for the control plane, provided by e2e/scripts/ensure-kube-binaries.sh
+ * etcd and kube-apiserver for the control plane (and kube-controller-manager when a test asks for
+ * real workload controllers), provided by e2e/scripts/ensure-kube-binaries.sh
  * (Debian package + Go build, cached by version). The script's progress is streamed to stderr while
  * it runs, because a first build takes minutes; when it fails, the error carries its stderr, which
  * names the failed step. The end-to-end tests never skip on a missing binary: CI must run them.
@@ -11,24 +12,38 @@ import { tail } from "./process.ts";
 export interface KubeBinaries {
   etcd: string;
   kubeApiserver: string;
+  /** Only when asked for (TETHER_WITH_CONTROLLER_MANAGER=1): same Kubernetes version, same cache. */
+  kubeControllerManager?: string;
   /** false when this call installed or built something. */
   cached: boolean;
   elapsedMs: number;
 }
 
-let pending: Promise<KubeBinaries> | undefined;
+const pending = new Map<boolean, Promise<KubeBinaries>>();
 
 /**
  * Runs the script once per process; later calls share the answer. `env` (e.g. TETHER_KUBE_VERSION,
- * TETHER_CACHE_DIR, GOPROXY_BASE) runs it afresh with those variables set.
+ * TETHER_CACHE_DIR, GOPROXY_BASE) runs it afresh with those variables set. `controllerManager`
+ * also builds (first time) and answers kube-controller-manager.
  */
-export function ensureKubeBinaries(env?: Record<string, string>): Promise<KubeBinaries> {
-  if (env) return runScript(env);
-  pending ??= runScript({}).catch((error: unknown) => {
-    pending = undefined;
-    throw error;
-  });
-  return pending;
+export function ensureKubeBinaries(
+  env?: Record<string, string>,
+  options: { controllerManager?: boolean } = {},
+): Promise<KubeBinaries> {
+  const controllerManager = options.controllerManager === true;
+  const withManager: Record<string, string> = controllerManager
+    ? { TETHER_WITH_CONTROLLER_MANAGER: "1" }
+    : {};
+  if (env) return runScript({ ...env, ...withManager });
+  let answer = pending.get(controllerManager);
+  if (answer === undefined) {
+    answer = runScript(withManager).catch((error: unknown) => {
+      pending.delete(controllerManager);
+      throw error;
+    });
+    pending.set(controllerManager, answer);
+  }
+  return answer;
 }
 
 function runScript(env: Record<string, string>): Promise<KubeBinaries> {
@@ -56,7 +71,9 @@ function runScript(env: Record<string, string>): Promise<KubeBinaries> {
       }
       const etcd = values.get("ETCD_BIN");
       const kubeApiserver = values.get("KUBE_APISERVER_BIN");
-      if (code !== 0 || !etcd || !kubeApiserver) {
+      const kubeControllerManager = values.get("KUBE_CONTROLLER_MANAGER_BIN");
+      const managerMissing = env.TETHER_WITH_CONTROLLER_MANAGER === "1" && !kubeControllerManager;
+      if (code !== 0 || !etcd || !kubeApiserver || managerMissing) {
         reject(
           new Error(
             `ensure-kube-binaries.sh failed (exit ${code}); the end-to-end tests need etcd and kube-apiserver.\n` +
@@ -68,7 +85,8 @@ function runScript(env: Record<string, string>): Promise<KubeBinaries> {
       resolve({
         etcd,
         kubeApiserver,
-        cached: !/\bstep (etcd|kube-apiserver): (installing|building)\b/.test(stderr),
+        kubeControllerManager,
+        cached: !/\bstep (etcd|kube-apiserver|kube-controller-manager): (installing|building)\b/.test(stderr),
         elapsedMs: performance.now() - started,
       });
     });

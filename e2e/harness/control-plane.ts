@@ -1,9 +1,12 @@
 /**
- * A real Kubernetes control plane (etcd + kube-apiserver, no controller-manager) on free loopback
- * ports in a fresh temp dir, started from nothing and stopped without a trace.
+ * A real Kubernetes control plane (etcd + kube-apiserver) on free loopback ports in a fresh temp dir,
+ * started from nothing and stopped without a trace. With `controllerManager: true` it also runs
+ * kube-controller-manager with the workload controllers (Deployment, ReplicaSet, StatefulSet,
+ * DaemonSet, and the default ServiceAccount's), so a changed pod template shows as a new ReplicaSet
+ * or ControllerRevision; pods never run (no scheduler, no kubelet).
  *
- * Without a controller-manager nothing garbage-collects and namespaces never finish terminating:
- * tests should use fresh names rather than delete and recreate.
+ * Nothing garbage-collects and namespaces never finish terminating: tests should use fresh names
+ * rather than delete and recreate.
  */
 import { existsSync, accessSync, constants } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
@@ -27,7 +30,18 @@ export interface ControlPlaneOptions {
   /** Where the temp dir goes; default /dev/shm when writable (etcd fsyncs are free on tmpfs), else the OS temp dir. */
   baseDir?: string;
   readyTimeoutMs?: number;
+  /** Also run kube-controller-manager (built on first use, like kube-apiserver). */
+  controllerManager?: boolean;
 }
+
+/** What a rollout needs: the workload controllers, and ServiceAccount "default" so their pods can be created. */
+export const controllerManagerControllers = [
+  "deployment",
+  "replicaset",
+  "statefulset",
+  "daemonset",
+  "serviceaccount",
+];
 
 export interface StartTimings {
   /** ensure-kube-binaries.sh (seconds on a first run, ~0 afterwards in the same process). */
@@ -35,6 +49,8 @@ export interface StartTimings {
   binariesCached: boolean;
   /** From spawning etcd and kube-apiserver to /readyz ok. */
   readyMs: number;
+  /** From spawning kube-controller-manager to its workload controllers running (0 without it). */
+  controllerManagerMs: number;
   totalMs: number;
 }
 
@@ -49,7 +65,7 @@ export interface ControlPlane extends ClusterOperations {
   /** The admin's kubeconfig file and text (same as `admin`), for tools and child processes. */
   kubeconfigPath: string;
   kubeconfig: string;
-  pids: { etcd: number; kubeApiserver: number };
+  pids: { etcd: number; kubeApiserver: number; kubeControllerManager?: number };
   timings: StartTimings;
   /** kubectl as the admin (or `opts.as` / `opts.kubeconfig`); rejects on a non-zero exit unless allowFailure. */
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
@@ -77,7 +93,7 @@ const portConflictAttempts = 3;
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const started = performance.now();
-  const binaries = await ensureKubeBinaries();
+  const binaries = await ensureKubeBinaries(undefined, { controllerManager: opts.controllerManager });
   const binariesMs = performance.now() - started;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -184,6 +200,11 @@ async function startOnce(
     });
     const kubeconfigPath = join(dir, "admin.kubeconfig");
     await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
+    const managerStarted = performance.now();
+    const manager = opts.controllerManager
+      ? await startControllerManager(binaries, kubeconfigPath, processes, opts.readyTimeoutMs ?? 120_000)
+      : undefined;
+    const controllerManagerMs = manager ? performance.now() - managerStarted : 0;
     const kubectl = (args: string[], kubectlOpts?: KubectlOptions): Promise<KubectlResult> =>
       runKubectl(kubeconfigPath, args, kubectlOpts);
 
@@ -195,11 +216,12 @@ async function startOnce(
       admin: { user: pki.adminUser, token: pki.adminToken, kubeconfigPath, kubeconfig },
       kubeconfigPath,
       kubeconfig,
-      pids: { etcd: etcd.pid, kubeApiserver: apiserver.pid },
+      pids: { etcd: etcd.pid, kubeApiserver: apiserver.pid, kubeControllerManager: manager?.pid },
       timings: {
         binariesMs,
         binariesCached: binaries.cached,
         readyMs,
+        controllerManagerMs,
         totalMs: performance.now() - started,
       },
       kubectl,
@@ -212,4 +234,38 @@ async function startOnce(
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * kube-controller-manager against the harness's API server as the admin: no leader election (it is
+ * the only one), no HTTPS endpoint of its own (nothing to collide with), and only the controllers a
+ * rollout needs. Resolves once the workload controllers' caches are synced.
+ */
+async function startControllerManager(
+  binaries: KubeBinaries,
+  kubeconfigPath: string,
+  processes: ManagedProcess[],
+  timeoutMs: number,
+): Promise<ManagedProcess> {
+  if (binaries.kubeControllerManager === undefined)
+    throw new Error("ensure-kube-binaries.sh did not provide kube-controller-manager");
+  const manager = startProcess({
+    name: "kube-controller-manager",
+    cmd: binaries.kubeControllerManager,
+    args: [
+      `--kubeconfig=${kubeconfigPath}`,
+      `--authentication-kubeconfig=${kubeconfigPath}`,
+      `--authorization-kubeconfig=${kubeconfigPath}`,
+      `--controllers=${controllerManagerControllers.join(",")}`,
+      "--leader-elect=false",
+      "--secure-port=0",
+      "--use-service-account-credentials=false",
+      "--concurrent-deployment-syncs=2",
+      "--profiling=false",
+    ],
+  });
+  processes.push(manager);
+  for (const controller of ["deployment", "ReplicaSet", "stateful set", "daemon sets"])
+    await manager.waitForLog(new RegExp(`"Caches are synced" controller="${controller}"`), timeoutMs);
+  return manager;
 }

@@ -4,6 +4,7 @@
  * process ends, however it ends.
  */
 export { startControlPlane } from "./control-plane.ts";
+export { controllerManagerControllers } from "./control-plane.ts";
 export type { ControlPlane, ControlPlaneOptions, StartTimings } from "./control-plane.ts";
 export { sharedControlPlane } from "./shared.ts";
 export type { ClusterOperations, ServiceAccountCredentials } from "./operations.ts";

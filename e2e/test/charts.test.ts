@@ -62,6 +62,7 @@ const spokeValueSets: Record<string, object> = {
     kubeconfig: { existingSecret: "target-cluster" },
     hubCa: { existingConfigMap: "hub-ca" },
     spoke: { leaderElect: true, syncPeriod: "5m" },
+    rollout: { namespaces: ["team-a", "team-b"] },
   },
 };
 
@@ -361,16 +362,43 @@ t.test("the spoke chart's RBAC is the agent's reference RBAC", async (t) => {
     await readFile(join(repoRoot, "packages/spoke/test/fixtures/rbac.yaml"), "utf8"),
   ).map((doc) => doc.toJS() as KubeObject);
   const objects = await rendered("spoke", "defaults (token flow only)");
-  const rules = (list: KubeObject[], kind: string, namespace?: string) =>
-    list.find((o) => o.kind === kind && o.metadata.namespace === namespace)?.rules as object[];
+  const rules = (list: KubeObject[], kind: string, namespace?: string, suffix = "") =>
+    list.find(
+      (o) =>
+        o.kind === kind &&
+        o.metadata.namespace === namespace &&
+        o.metadata.name.endsWith(`tether-spoke${suffix}`),
+    )?.rules as object[];
   t.same(rules(objects, "ClusterRole"), rules(fixture, "ClusterRole"), "ClusterRole: the CRs");
   t.same(
     rules(objects, "Role", spokeNamespace),
     rules(fixture, "Role", "tether-system"),
     "Role: Secrets, Leases",
   );
-  const events = rules(objects, "Role", "default");
-  for (const rule of rules(fixture, "Role", "default")) t.match(events, [rule], "Role in default: Events");
+  t.same(
+    rules(objects, "Role", spokeNamespace, "-rollout"),
+    rules(fixture, "Role", "tether-system", "-rollout"),
+    "Role: the workloads that opt in to a rollout, and their Events",
+  );
+  const withRollout = await rendered(
+    "spoke",
+    "bootstrap from an existing Secret, a kubeconfig for the cluster, hub CA ConfigMap",
+  );
+  t.same(
+    withRollout
+      .filter((o) => o.kind === "Role" && o.metadata.name.endsWith("-rollout"))
+      .map((o) => o.metadata.namespace)
+      .sort(),
+    ["team-a", "team-b", spokeNamespace],
+    "a rollout Role in the release namespace and in each of rollout.namespaces",
+  );
+  t.match(parseSpokeConfig(container(withRollout).args.slice(1), {}), {
+    rolloutNamespaces: ["team-a", "team-b"],
+  });
+  t.match(parseSpokeConfig(container(objects).args.slice(1), {}), { rolloutNamespaces: [] });
+  const events = rules(objects, "Role", "default", "-events");
+  for (const rule of rules(fixture, "Role", "default", "-events"))
+    t.match(events, [rule], "Role in default: Events");
 });
 
 const plane = await sharedControlPlane(t);
@@ -379,6 +407,8 @@ t.test("on a real kube-apiserver", async (t) => {
   await plane.installCrds();
   await plane.kubectl(["create", "namespace", hubNamespace]);
   await plane.kubectl(["create", "namespace", spokeNamespace]);
+  // The spoke value set with rollout.namespaces puts Roles there.
+  for (const namespace of ["team-a", "team-b"]) await plane.kubectl(["create", "namespace", namespace]);
 
   t.test("every rendered value set passes a server-side dry run with strict field validation", async (t) => {
     for (const chart of ["hub", "spoke"] as const) {
@@ -473,6 +503,47 @@ t.test("on a real kube-apiserver", async (t) => {
       ["delete", "leases.coordination.k8s.io", "-n", spokeNamespace],
       ["create", "clusterrolebindings"],
       ["*", "*"],
+    ];
+    for (const args of allowed) t.equal(await can(args), "yes", `can ${args.join(" ")}`);
+    for (const args of denied) t.equal(await can(args), "no", `cannot ${args.join(" ")}`);
+  });
+
+  t.test("rolling workloads: exactly get/list/watch/patch on the three kinds, where allowed", async (t) => {
+    const release = "rollout-rbac";
+    const objects = (await render("spoke", { rollout: { namespaces: ["team-a"] } }, release)).objects;
+    for (const namespace of [release, "team-a", "team-b"])
+      await plane.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+    await plane.apply(
+      objects.filter((o) =>
+        /^(ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)$/.test(o.kind),
+      ),
+    );
+    const as = `system:serviceaccount:${release}:tether-spoke`;
+    const can = async (args: string[]) =>
+      (await plane.kubectl(["auth", "can-i", ...args], { as, allowFailure: true })).stdout.trim();
+    const kinds = ["deployments.apps", "statefulsets.apps", "daemonsets.apps"];
+    const allowed: string[][] = [];
+    for (const namespace of [release, "team-a"]) {
+      for (const kind of kinds)
+        for (const verb of ["get", "list", "watch", "patch"]) allowed.push([verb, kind, "-n", namespace]);
+      allowed.push(["create", "events", "-n", namespace]);
+    }
+    const denied: string[][] = [
+      ...kinds.flatMap((kind) =>
+        ["get", "list", "watch", "patch"].map((verb) => [verb, kind, "-n", "team-b"]),
+      ),
+      ...kinds.flatMap((kind) =>
+        ["create", "update", "delete", "deletecollection"].map((verb) => [verb, kind, "-n", "team-a"]),
+      ),
+      ["patch", "deployments.apps", "--all-namespaces"],
+      ["list", "deployments.apps", "-n", "kube-system"],
+      ["update", "deployments.apps", "-n", "team-a", "--subresource=scale"],
+      ["patch", "deployments.apps", "-n", "team-a", "--subresource=status"],
+      ["get", "replicasets.apps", "-n", "team-a"],
+      ["get", "controllerrevisions.apps", "-n", "team-a"],
+      ["get", "pods", "-n", "team-a"],
+      ["get", "secrets", "-n", "team-a"],
+      ["create", "events", "-n", "team-b"],
     ];
     for (const args of allowed) t.equal(await can(args), "yes", `can ${args.join(" ")}`);
     for (const args of denied) t.equal(await can(args), "no", `cannot ${args.join(" ")}`);

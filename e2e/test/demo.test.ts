@@ -51,19 +51,26 @@ t.test("the demo reaches a Ready connection, calls the hub and cleans up", async
   t.equal(code, 0, `exit 0 (got ${signal ?? code})`);
 
   const titles = [
-    "starting the local control plane (etcd + kube-apiserver)",
+    "starting the local control plane (etcd + kube-apiserver + kube-controller-manager)",
     "installing the CRDs from charts/spoke/crds",
     "starting the hub",
     "starting the spoke",
     "creating a one-time token and applying the CertificateRequest",
     "waiting for the CentralConnection to be Ready",
     "calling the hub with the issued client certificate",
+    "rolling a Deployment that uses the credential (renewNow)",
     "the demo is up",
   ];
   titles.forEach((title, i) => {
-    t.ok(output.includes(`[demo] ${i + 1}/8 ${title}`), `step ${i + 1}/8 printed: ${title}`);
-    t.match(output, new RegExp(`\\[demo\\] ${i + 1}/8 done in \\d+\\.\\ds`), `step ${i + 1}/8 timed`);
+    t.ok(output.includes(`[demo] ${i + 1}/9 ${title}`), `step ${i + 1}/9 printed: ${title}`);
+    t.match(output, new RegExp(`\\[demo\\] ${i + 1}/9 done in \\d+\\.\\ds`), `step ${i + 1}/9 timed`);
   });
+  t.match(
+    output,
+    /\$ kubectl rollout history deployment\/demo-app -n tether-system\n.*\n\[demo\]\s+REVISION\s+CHANGE-CAUSE\n\[demo\]\s+1\s+<none>\n\[demo\]\s+2\s+<none>/,
+    "the annotated Deployment rolled: revision 2 in kubectl rollout history",
+  );
+  t.match(output, /Event: rolled Deployment tether-system\/demo-app: certificate renewed, serial [0-9A-F]+/);
   t.match(
     output,
     /NAME\s+READY\s.*\n\[demo\]\s+demo-local\s+True\s/,
@@ -77,7 +84,10 @@ t.test("the demo reaches a Ready connection, calls the hub and cleans up", async
   t.match(output, /export KUBECONFIG=\S+/);
   t.notMatch(output, /token=(?!<redacted>)/, "no token URL printed");
 
-  const pids = /processes: etcd (\d+), kube-apiserver (\d+), hub (\d+), spoke (\d+)/.exec(output);
+  const pids =
+    /processes: etcd (\d+), kube-apiserver (\d+), hub (\d+), spoke (\d+), kube-controller-manager (\d+)/.exec(
+      output,
+    );
   t.ok(pids, "the demo named its processes");
   for (const pid of pids?.slice(1).map(Number) ?? []) t.notOk(isAlive(pid), `process ${pid} is gone`);
 

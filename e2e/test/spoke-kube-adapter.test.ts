@@ -4,4 +4,9 @@ import { runKubePortConformance } from "../../packages/spoke/test/support/kube-c
 import { cluster, namespace } from "./spoke-helpers.ts";
 
 const c = await cluster(t);
-runKubePortConformance(t, async () => ({ kube: c.kube, namespace }));
+runKubePortConformance(t, async () => ({
+  kube: c.kube,
+  namespace,
+  createWorkload: async (manifest) =>
+    void (await c.plane.kubectl(["create", "-f", "-"], { input: JSON.stringify(manifest) })),
+}));

@@ -248,6 +248,7 @@ t.test("against the API server, a reconcile that changes nothing writes no statu
     secrets: c.kube.secrets,
     events: c.kube.events,
     leases: c.kube.leases,
+    workloads: c.kube.workloads,
   };
   const logger = createLogger("silent");
   const events = kubeEventRecorder({ kube, clock: systemClock, logger, instance: "e2e" });

@@ -14,6 +14,7 @@ import { CertificateHealthChecker, type RestartReason } from "./bootstrap/health
 import type { BootstrapConfig, SpokeConfig } from "./config.ts";
 import { CertificateRequestController } from "./controllers/certificate-request.ts";
 import { ConnectionController } from "./controllers/connection/controller.ts";
+import { RolloutController } from "./controllers/rollout/controller.ts";
 import { certificateNotAfter, secretKeys, secretText } from "./credential/secret.ts";
 import { createSpokeMetrics, type SpokeMetrics } from "./health/metrics.ts";
 import { Probes } from "./health/server.ts";
@@ -76,8 +77,14 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
     const shared = { kube, hub, clock, logger, events, namespace, hubCaPem };
     const requests = new CertificateRequestController(shared);
     const connections = new ConnectionController({ ...shared, metrics, syncPeriodMs: config.syncPeriodMs });
+    const rollouts = new RolloutController({
+      ...{ kube, clock, logger, namespace, metrics, instance: identity },
+      rolloutNamespaces: config.rolloutNamespaces,
+      resyncPeriodMs: config.syncPeriodMs,
+    });
     leading = true;
     requests.start();
+    rollouts.start();
     const joining = bootstrap?.controller.run(signal);
     await bootstrap?.controller.firstAttempt;
     connections.start();
@@ -87,7 +94,7 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
       signal.addEventListener("abort", () => resolve(), { once: true });
     });
     leading = false;
-    await Promise.all([requests.stop(), connections.stop(), joining]);
+    await Promise.all([requests.stop(), connections.stop(), rollouts.stop(), joining]);
     logger.info("controllers stopped");
   }
 

@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "@tether/shared/time";
 import type { LeaderElectionTiming } from "./leader/lease.ts";
+import { isNamespaceName } from "./rollout/annotations.ts";
 
 export interface SpokeConfig {
   /** Path of a kubeconfig; undefined: the in-cluster service account. */
@@ -25,6 +26,8 @@ export interface SpokeConfig {
   logLevel: string;
   /** The bootstrap flow (SPEC §3.4); undefined when the agent only serves CertificateRequests. */
   bootstrap: BootstrapConfig | undefined;
+  /** Namespaces besides the agent's whose workloads may opt in to a rollout on credential change. */
+  rolloutNamespaces: string[];
 }
 
 export interface BootstrapConfig {
@@ -99,6 +102,10 @@ const FLAGS = {
     kind: "duration",
     default: "30s",
     help: "how often the bootstrap flow checks its certificate and the bootstrap kubeconfig",
+  },
+  "rollout-namespaces": {
+    kind: "string",
+    help: "namespaces (comma-separated) besides the agent's whose annotated workloads roll on credential change",
   },
 } satisfies Record<string, Flag>;
 
@@ -180,6 +187,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     hubTimeoutMs: duration("hub-timeout"),
     logLevel: raw("log-level") ?? "info",
     bootstrap: bootstrapConfig(raw, duration),
+    rolloutNamespaces: namespaceList(raw("rollout-namespaces") ?? "", "rollout-namespaces"),
   };
   const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = config.leaderElection;
   if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs)) {
@@ -220,6 +228,16 @@ function bootstrapConfig(
     hubKubeconfigSecret: raw("hub-kubeconfig-secret") ?? "hub-kubeconfig-secret",
     certHealthPeriodMs: duration("cert-health-period"),
   };
+}
+
+/** "a,b": distinct namespace names; spaces around a name are fine, an empty entry is a mistake. */
+function namespaceList(text: string, flag: string): string[] {
+  if (text.trim() === "") return [];
+  const names = text.split(",").map((name) => name.trim());
+  for (const name of names) {
+    if (!isNamespaceName(name)) throw new ConfigError(`--${flag}: "${name}" is not a namespace name`);
+  }
+  return [...new Set(names)];
 }
 
 /** Kubernetes object names (RFC 1123 subdomain): what a Secret or a CentralConnection may be called. */

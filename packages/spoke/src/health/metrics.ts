@@ -12,7 +12,12 @@ export interface ConnectionMetrics {
   forget(connection: string): void;
 }
 
-export interface SpokeMetrics extends ConnectionMetrics {
+export interface RolloutMetrics {
+  /** A workload that uses the connection's credential was rolled. */
+  countWorkloadRestart(connection: string, kind: string): void;
+}
+
+export interface SpokeMetrics extends ConnectionMetrics, RolloutMetrics {
   registry: Registry;
 }
 
@@ -43,6 +48,12 @@ export function createSpokeMetrics(options: { processMetrics?: boolean } = {}): 
     labelNames: ["connection", "result"],
     registers: [registry],
   });
+  const restarts = new Counter({
+    name: "tether_spoke_workload_restarts_total",
+    help: "Workloads rolled because the connection's credential changed, by kind.",
+    labelNames: ["connection", "kind"],
+    registers: [registry],
+  });
   const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
   return {
     registry,
@@ -58,12 +69,16 @@ export function createSpokeMetrics(options: { processMetrics?: boolean } = {}): 
     countSync(connection, result) {
       syncs.inc({ connection, result });
     },
+    countWorkloadRestart(connection, kind) {
+      restarts.inc({ connection, kind });
+    },
     forget(connection) {
       expiration.remove({ connection });
       renewal.remove({ connection });
       ready.remove({ connection });
       syncs.remove({ connection, result: "success" });
       syncs.remove({ connection, result: "failure" });
+      for (const kind of ["Deployment", "StatefulSet", "DaemonSet"]) restarts.remove({ connection, kind });
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import {
   ApiException,
+  AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -13,13 +14,17 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
   ListWatch,
+  PatchStrategy,
   type V1Lease,
+  type V1ObjectMeta,
+  type V1PodTemplateSpec,
   Watch,
+  setHeaderOptions,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { ClusterObjects, KubePort, WatchHandler, Watcher } from "./port.ts";
 import { ConflictError, KubeError, NotFoundError } from "./port.ts";
-import type { CentralConnection, CertificateRequest } from "./types.ts";
+import type { CentralConnection, CertificateRequest, Workload, WorkloadKind } from "./types.ts";
 import { apiGroup, apiVersionName, plurals } from "./types.ts";
 
 const restartDelayMs = 2_000;
@@ -28,6 +33,15 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
   const custom = config.makeApiClient(CustomObjectsApi);
   const core = config.makeApiClient(CoreV1Api);
   const coordination = config.makeApiClient(CoordinationV1Api);
+  const apps = config.makeApiClient(AppsV1Api);
+  const listWorkloads = (kind: WorkloadKind, namespace: string) =>
+    call(() =>
+      kind === "Deployment"
+        ? apps.listNamespacedDeployment({ namespace })
+        : kind === "StatefulSet"
+          ? apps.listNamespacedStatefulSet({ namespace })
+          : apps.listNamespacedDaemonSet({ namespace }),
+    );
   const watch = new Watch(config);
 
   function clusterObjects<T extends CertificateRequest | CentralConnection>(
@@ -104,7 +118,63 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
         );
       },
     },
+    workloads: {
+      list: async (kind, namespace) =>
+        (await listWorkloads(kind, namespace)).items.map((item) => workloadOf(kind, item)),
+      watch: (kind, namespace, handler) =>
+        informer(
+          watch,
+          `/apis/apps/v1/namespaces/${namespace}/${kind.toLowerCase()}s`,
+          () => listWorkloads(kind, namespace),
+          (event) => handler({ type: event.type, object: workloadOf(kind, event.object) }),
+          logger,
+        ),
+      patchAnnotations: async (kind, namespace, name, patch) => {
+        // An absent map serialises to an empty object, which a merge patch leaves as it is.
+        const body = {
+          metadata: { annotations: patch.metadata },
+          spec: { template: { metadata: { annotations: patch.template } } },
+        };
+        const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+        const request = { namespace, name, body };
+        const patched = await call(() =>
+          kind === "Deployment"
+            ? apps.patchNamespacedDeployment(request, mergePatch)
+            : kind === "StatefulSet"
+              ? apps.patchNamespacedStatefulSet(request, mergePatch)
+              : apps.patchNamespacedDaemonSet(request, mergePatch),
+        );
+        return workloadOf(kind, patched);
+      },
+    },
   };
+}
+
+/** client-node's apps/v1 objects (Dates in metadata) as the port's Workload (RFC 3339 strings). */
+function workloadOf(
+  kind: WorkloadKind,
+  item: { metadata?: V1ObjectMeta; spec?: { template?: V1PodTemplateSpec } },
+): Workload {
+  const meta = item.metadata ?? {};
+  return {
+    apiVersion: "apps/v1",
+    kind,
+    metadata: {
+      name: meta.name ?? "",
+      namespace: meta.namespace,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      generation: meta.generation,
+      creationTimestamp: dateText(meta.creationTimestamp),
+      labels: meta.labels,
+      annotations: meta.annotations,
+    },
+    spec: { template: { metadata: { annotations: item.spec?.template?.metadata?.annotations } } },
+  };
+}
+
+function dateText(value: Date | string | undefined): string | undefined {
+  return value instanceof Date ? value.toISOString() : value;
 }
 
 /**

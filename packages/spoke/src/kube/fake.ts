@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { CoreV1Event, V1Lease, V1Secret } from "@kubernetes/client-node";
 import type { ClusterObjects, KubePort, WatchEvent, WatchHandler, Watcher } from "./port.ts";
 import { ConflictError, NotFoundError } from "./port.ts";
-import type { CentralConnection, CertificateRequest } from "./types.ts";
+import type { CentralConnection, CertificateRequest, Workload, WorkloadKind } from "./types.ts";
 
 interface Meta {
   name?: string;
@@ -17,6 +17,7 @@ interface Meta {
   resourceVersion?: string;
   generation?: number;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   creationTimestamp?: unknown;
 }
 
@@ -118,7 +119,12 @@ class Collection<T extends Stored> {
       next.status = current.status;
     }
     // As the API server compares: values as JSON holds them (undefined members dropped), key order aside.
-    const specChanged = !isDeepStrictEqual(asJson(next.spec), asJson(current.spec));
+    // A Deployment's annotations are copied to its ReplicaSets: the API server counts them as spec.
+    const annotationsCount = this.#kind === "deployments";
+    const specChanged =
+      !isDeepStrictEqual(asJson(next.spec), asJson(current.spec)) ||
+      (annotationsCount &&
+        !isDeepStrictEqual(asJson(next.metadata?.annotations), asJson(current.metadata?.annotations)));
     next.metadata = {
       ...next.metadata,
       uid: current.metadata?.uid,
@@ -250,6 +256,41 @@ export class FakeKube implements KubePort {
     get: (namespace, name) => later(() => this.leaseStore.get(namespace, name, "leases.get")),
     create: (lease) => later(() => this.leaseStore.create(lease, "leases.create")),
     replace: (lease) => later(() => this.leaseStore.update(lease, "all", "leases.replace")),
+  };
+
+  /** apps/v1 workloads by kind; tests create them here. Operations: "workloads.list <Kind> <ns>", "workloads.patch <Kind> <ns>/<name>". */
+  readonly workloadStores: Record<WorkloadKind, Collection<Workload>> = {
+    Deployment: new Collection<Workload>(this.#shared, "deployments", false),
+    StatefulSet: new Collection<Workload>(this.#shared, "statefulsets", false),
+    DaemonSet: new Collection<Workload>(this.#shared, "daemonsets", false),
+  };
+
+  readonly workloads: KubePort["workloads"] = {
+    list: (kind, namespace) =>
+      later(() =>
+        this.workloadStores[kind]
+          .list(`workloads.list ${kind} ${namespace}`)
+          .filter((workload) => workload.metadata.namespace === namespace),
+      ),
+    watch: (kind, namespace, handler) =>
+      this.workloadStores[kind].watch(handler, (workload) => workload.metadata.namespace === namespace),
+    patchAnnotations: (kind, namespace, name, patch) =>
+      later(() => {
+        const operation = `workloads.patch ${kind} ${namespace}/${name}`;
+        const store = this.workloadStores[kind];
+        const current = store.get(namespace, name, operation);
+        if (current === undefined) throw new NotFoundError(`${kind} "${name}" not found`);
+        if (patch.metadata)
+          current.metadata.annotations = { ...current.metadata.annotations, ...patch.metadata };
+        if (patch.template) {
+          const template = current.spec.template;
+          template.metadata = {
+            ...template.metadata,
+            annotations: { ...template.metadata?.annotations, ...patch.template },
+          };
+        }
+        return store.update(current, "all", operation);
+      }),
   };
 
   /** Fault injection: see Interceptor. */

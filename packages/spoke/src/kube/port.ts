@@ -5,7 +5,7 @@
  * missing objects and watch events.
  */
 import type { CoreV1Event, V1Lease, V1Secret } from "@kubernetes/client-node";
-import type { CentralConnection, CertificateRequest } from "./types.ts";
+import type { CentralConnection, CertificateRequest, Workload, WorkloadKind } from "./types.ts";
 
 export type { CoreV1Event, V1Lease, V1Secret };
 
@@ -87,10 +87,30 @@ export interface Leases {
   replace(lease: V1Lease): Promise<V1Lease>;
 }
 
+/** Annotations to merge into a workload's metadata and its pod template's metadata. */
+export interface AnnotationPatch {
+  metadata?: Record<string, string>;
+  template?: Record<string, string>;
+}
+
+/** Deployments, StatefulSets and DaemonSets (apps/v1) in a namespace. */
+export interface Workloads {
+  list(kind: WorkloadKind, namespace: string): Promise<Workload[]>;
+  watch(kind: WorkloadKind, namespace: string, handler: WatchHandler<Workload>): Watcher;
+  /** One merge patch of both annotation maps; NotFoundError when the workload is gone. */
+  patchAnnotations(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    patch: AnnotationPatch,
+  ): Promise<Workload>;
+}
+
 export interface KubePort {
   certificateRequests: ClusterObjects<CertificateRequest>;
   centralConnections: ClusterObjects<CentralConnection>;
   secrets: Secrets;
   events: Events;
   leases: Leases;
+  workloads: Workloads;
 }

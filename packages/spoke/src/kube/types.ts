@@ -98,6 +98,22 @@ export interface CentralConnectionStatus {
   lastFailureTime?: string;
   /** No call to the hub before this time, unless the spec changes (the back-off). */
   nextAttemptTime?: string;
+  /** Written by the rollout controller only; every other status writer keeps it as it is. */
+  rollouts?: RolloutRecord[];
+}
+
+/** One roll (or failure to roll) of a workload that uses the connection's credential, newest first. */
+export interface RolloutRecord {
+  kind: WorkloadKind;
+  namespace: string;
+  /** Absent when a whole namespace could not be read. */
+  name?: string;
+  result: "Rolled" | "Recorded" | "Failed";
+  reason: string;
+  message: string;
+  /** tether.dev/credential-hash that was written. */
+  hash?: string;
+  time: string;
 }
 
 export interface CentralConnection {
@@ -106,6 +122,18 @@ export interface CentralConnection {
   metadata: ObjectMeta;
   spec: CentralConnectionSpec;
   status?: CentralConnectionStatus;
+}
+
+/** The apps/v1 workloads that can opt in to a rollout on credential change. */
+export const workloadKinds = ["Deployment", "StatefulSet", "DaemonSet"] as const;
+export type WorkloadKind = (typeof workloadKinds)[number];
+
+/** The part of an apps/v1 workload that the rollout controller reads. */
+export interface Workload {
+  apiVersion: "apps/v1";
+  kind: WorkloadKind;
+  metadata: ObjectMeta;
+  spec: { template: { metadata?: { annotations?: Record<string, string> } } };
 }
 
 export type CustomResource = CertificateRequest | CentralConnection;

@@ -5,13 +5,45 @@
  */
 import type { Test } from "tap";
 import { ConflictError, type KubePort, NotFoundError, type WatchEvent } from "../../src/kube/port.ts";
-import { apiVersion, type CentralConnection } from "../../src/kube/types.ts";
+import {
+  apiVersion,
+  type CentralConnection,
+  type WorkloadKind,
+  workloadKinds,
+} from "../../src/kube/types.ts";
 
 export interface ConformanceTarget {
   kube: KubePort;
   /** An existing namespace for Secrets and Leases. */
   namespace: string;
+  /** Creates an apps/v1 object (the port only lists and patches them). */
+  createWorkload: (manifest: WorkloadManifest) => Promise<void>;
 }
+
+/** A minimal valid Deployment, StatefulSet or DaemonSet. */
+export function workloadManifest(
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string>,
+  templateAnnotations: Record<string, string>,
+) {
+  const labels = { app: name };
+  return {
+    apiVersion: "apps/v1" as const,
+    kind,
+    metadata: { name, namespace, annotations },
+    spec: {
+      selector: { matchLabels: labels },
+      ...(kind === "StatefulSet" ? { serviceName: name } : {}),
+      template: {
+        metadata: { labels, annotations: templateAnnotations },
+        spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }] },
+      },
+    },
+  };
+}
+export type WorkloadManifest = ReturnType<typeof workloadManifest>;
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -159,6 +191,81 @@ export function runKubePortConformance(t: Test, target: () => Promise<Conformanc
       "the unlabelled Secret is not watched",
     );
     await kube.secrets.delete(namespace, `${name}-other`);
+  });
+
+  t.test("apps/v1 workloads: listed per namespace, annotated with one merge patch", async (t) => {
+    const { kube, namespace, createWorkload } = await target();
+    for (const kind of workloadKinds) {
+      const name = unique(kind.toLowerCase());
+      await createWorkload(workloadManifest(kind, namespace, name, { keep: "me" }, { "pod/keep": "me" }));
+      const listed = (await kube.workloads.list(kind, namespace)).find((w) => w.metadata.name === name);
+      t.match(listed, {
+        apiVersion: "apps/v1",
+        kind,
+        metadata: { name, namespace, annotations: { keep: "me" } },
+      });
+      t.match(
+        listed?.metadata.creationTimestamp,
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/,
+        `${kind}: RFC 3339`,
+      );
+      t.same(listed?.spec.template.metadata?.annotations, { "pod/keep": "me" });
+      const generation = listed?.metadata.generation;
+
+      // The API server adds annotations of its own (a DaemonSet's template generation): match, not same.
+      const recorded = await kube.workloads.patchAnnotations(kind, namespace, name, {
+        metadata: { "a/b": "1" },
+      });
+      t.match(recorded.metadata.annotations, { keep: "me", "a/b": "1" }, `${kind}: merged into metadata`);
+      // A Deployment's annotations are copied to its ReplicaSets, so they move its generation too
+      // (but make no new ReplicaSet: the template is unchanged).
+      const annotationMoves = kind === "Deployment" ? 1 : 0;
+      t.equal(
+        recorded.metadata.generation,
+        (generation ?? 0) + annotationMoves,
+        `${kind}: metadata annotations move the generation ${annotationMoves === 1 ? "(Deployment)" : "not"}`,
+      );
+      t.same(
+        recorded.spec.template.metadata?.annotations,
+        { "pod/keep": "me" },
+        `${kind}: template unchanged`,
+      );
+
+      const rolled = await kube.workloads.patchAnnotations(kind, namespace, name, {
+        metadata: { "a/b": "2" },
+        template: { "a/b": "2", "a/c": "2026-01-01T00:00:00Z" },
+      });
+      t.match(rolled.metadata.annotations, { keep: "me", "a/b": "2" });
+      t.same(
+        rolled.spec.template.metadata?.annotations,
+        { "pod/keep": "me", "a/b": "2", "a/c": "2026-01-01T00:00:00Z" },
+        `${kind}: merged into the pod template`,
+      );
+      t.equal(
+        rolled.metadata.generation,
+        (recorded.metadata.generation ?? 0) + 1,
+        `${kind}: one patch of both is one new generation`,
+      );
+    }
+    t.same(await kube.workloads.list("Deployment", "kube-public"), [], "another namespace's are not listed");
+    const seen: string[] = [];
+    const watcher = kube.workloads.watch("StatefulSet", namespace, ({ type, object }) =>
+      seen.push(
+        `${type}:${object.kind}:${object.metadata.name}:${object.metadata.annotations?.["a/w"] ?? ""}`,
+      ),
+    );
+    t.teardown(() => watcher.stop());
+    const watched = unique("watched");
+    await createWorkload(workloadManifest("StatefulSet", namespace, watched, {}, {}));
+    await until("ADDED", () => (seen.includes(`ADDED:StatefulSet:${watched}:`) ? true : undefined));
+    await kube.workloads.patchAnnotations("StatefulSet", namespace, watched, { metadata: { "a/w": "x" } });
+    await until("MODIFIED with the annotation", () =>
+      seen.includes(`MODIFIED:StatefulSet:${watched}:x`) ? true : undefined,
+    );
+    const missing = await kube.workloads
+      .patchAnnotations("Deployment", namespace, unique("gone"), { metadata: { a: "b" } })
+      .catch((e: unknown) => e);
+    t.ok(missing instanceof NotFoundError, "a missing workload: NotFoundError");
   });
 
   t.test("Leases and Events", async (t) => {
