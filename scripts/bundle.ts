@@ -26,14 +26,12 @@ export function bundlePath(program: Program): string {
   return join(distDir, `tether-${program}.mjs`);
 }
 
-/** What a bundle is built from: a change to any of these makes it stale. */
-const inputs = [
+/** What a program's bundle is built from: a change to any of these makes it stale. */
+const inputs = (program: Program) => [
   "packages/shared/src",
   "packages/shared/package.json",
-  "packages/hub/src",
-  "packages/hub/package.json",
-  "packages/spoke/src",
-  "packages/spoke/package.json",
+  `packages/${program}/src`,
+  `packages/${program}/package.json`,
   "pnpm-lock.yaml",
   "scripts/bundle.ts",
 ];
@@ -112,7 +110,9 @@ const generatedCodeIsPure: Plugin = {
 export async function ensureBundle(program: Program): Promise<string> {
   const target = bundlePath(program);
   const built = await modifiedAt(target);
-  const newest = Math.max(...(await Promise.all(inputs.map((input) => newestIn(join(root, input))))));
+  const newest = Math.max(
+    ...(await Promise.all(inputs(program).map((input) => newestIn(join(root, input))))),
+  );
   if (built !== undefined && built >= newest) return target;
   const started = Date.now();
   process.stderr.write(
