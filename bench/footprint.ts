@@ -8,10 +8,11 @@
  * `node -e 'setInterval(()=>{},1e9)'` started at the beginning of the run is measured beside them.
  * Start-up is timed from spawning the spoke: to `/readyz` ok, and to the Ready connection.
  *
- *   pnpm bench footprint [--wait SECONDS] [--quick] [--only sources|bundle] [--flags "..."]
+ *   pnpm bench footprint [--wait SECONDS] [--quick] [--only sources|bundle] [--flags="..."]...
  *     --wait S     idle time before measuring (default 60); --quick is --wait 5
  *     --only B     one build only
- *     --flags F    measure these Node flags instead of the images' (space-separated; "" for none)
+ *     --flags=F    measure these Node flags instead of the images' (space-separated, "" for none;
+ *                  repeat it for more variants)
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -63,7 +63,7 @@ export async function buildBundle(program: Program): Promise<string> {
       banner: {
         js: 'import { createRequire as __tetherRequire } from "node:module"; const require = __tetherRequire(import.meta.url);',
       },
-      plugins: [generatedCodeIsPure],
+      plugins: [generatedCodeIsPure, httpThroughRequire],
       metafile: true,
       logLevel: "warning",
     });
@@ -103,6 +103,25 @@ const generatedCodeIsPure: Plugin = {
         resolved.path.includes("/@kubernetes/client-node/dist/") && !resolved.path.endsWith("/polyfill.js");
       return own ? { ...resolved, sideEffects: false } : resolved;
     });
+  },
+};
+
+/**
+ * An ES module `import ... from "node:http"` makes Node build the module's ESM facade, which reads
+ * every export, and `http.WebSocket` & co. are getters that load Node's own copy of undici (~0.7 MB
+ * of source, and a second llhttp WebAssembly compiled): client-node's Watch imports node:http so.
+ * `require("node:http")` reads nothing, so ES imports of it go through require (CommonJS interop).
+ */
+const httpThroughRequire: Plugin = {
+  name: "node-http-through-require",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.kind === "import-statement" ? { path: "node:http", namespace: "require-builtin" } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "require-builtin" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
   },
 };
 
