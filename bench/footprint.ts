@@ -6,6 +6,8 @@
  * CentralConnection is Ready, lets both idle, and then reads from /proc/PID/status the RSS and the
  * anonymous RSS, and from each /metrics the V8 heap (used / committed). A bare
  * `node -e 'setInterval(()=>{},1e9)'` started at the beginning of the run is measured beside them.
+ * "idle CPU" is the CPU time (/proc/PID/stat utime + stime) each used during the idle wait, as a
+ * share of one core.
  * Start-up is timed from spawning the spoke: to `/readyz` ok, and to the Ready connection.
  *
  *   pnpm bench footprint [--wait SECONDS] [--quick] [--only sources|bundle] [--flags="..."]...
@@ -57,11 +59,20 @@ interface Row {
   build: string;
   flags: string;
   memory: Memory;
+  /** CPU time (user + system) over the idle wait, as a share of one core. */
+  idleCpu?: number;
   readyzS?: number;
   readyS?: number;
 }
 
 const mib = (bytes: number) => bytes / 1024 / 1024;
+
+/** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15; 100 per second). */
+async function cpuTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
 
 async function procMemory(pid: number): Promise<Memory> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
@@ -168,7 +179,11 @@ async function measureVariant(build: ProgramBuild, flags: string[], index: numbe
     );
     const [readyzMs, readyMs] = await Promise.all([readyz, ready]);
 
+    const idleFrom = [await cpuTicks(spoke.pid), await cpuTicks(hub.pid), performance.now()] as const;
     await new Promise((resolve) => setTimeout(resolve, idleMs));
+    const idleSeconds = (performance.now() - idleFrom[2]) / 1000;
+    const share = async (pid: number, from: number) => ((await cpuTicks(pid)) - from) / 100 / idleSeconds;
+    const [spokeCpu, hubCpu] = [await share(spoke.pid, idleFrom[0]), await share(hub.pid, idleFrom[1])];
     for (const proc of processes) {
       if (!proc.running()) throw new Error(`${proc.name} exited while idle:\n${proc.logs()}`);
     }
@@ -185,10 +200,11 @@ async function measureVariant(build: ProgramBuild, flags: string[], index: numbe
         build,
         flags: label,
         memory: { ...spokeProc, ...spokeHeap },
+        idleCpu: spokeCpu,
         readyzS: readyzMs / 1000,
         readyS: readyMs / 1000,
       },
-      { program: "hub", build, flags: label, memory: { ...hubProc, ...hubHeap } },
+      { program: "hub", build, flags: label, memory: { ...hubProc, ...hubHeap }, idleCpu: hubCpu },
     ];
   } finally {
     for (const proc of processes.reverse()) await proc.stop();
@@ -205,6 +221,7 @@ function table(rows: Row[]): string {
     "RSS MiB",
     "anon MiB",
     "heap used/committed MiB",
+    "idle CPU",
     "/readyz s",
     "Ready s",
   ];
@@ -217,6 +234,7 @@ function table(rows: Row[]): string {
     row.memory.heapUsedMiB === undefined
       ? "-"
       : `${row.memory.heapUsedMiB.toFixed(1)} / ${row.memory.heapCommittedMiB?.toFixed(1) ?? "?"}`,
+    row.idleCpu === undefined ? "-" : `${(row.idleCpu * 100).toFixed(1)} %`,
     row.readyzS?.toFixed(2) ?? "",
     row.readyS?.toFixed(2) ?? "",
   ]);
