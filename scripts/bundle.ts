@@ -1,8 +1,8 @@
 /**
  * The build of what ships: each program (packages/hub/src/cli.ts, packages/spoke/src/cli.ts) as one
- * minified ES module of plain JavaScript with its source map beside it, in dist/ (git-ignored). Node
- * then runs no TypeScript stripper and loads only the code the program reaches; docs/footprint.md
- * has the measurements.
+ * minified ES module of plain JavaScript, with its source map (.map) and the licence notices of what
+ * it bundles (.LEGAL.txt) beside it, in dist/ (git-ignored). Node then runs no TypeScript stripper
+ * and loads only the code the program reaches; docs/footprint.md has the measurements.
  *
  *   node scripts/bundle.ts [hub|spoke]...   build (all when none is named), always
  *   dist/tether-<program>.mjs.meta.json     esbuild's metafile: the bytes each input adds

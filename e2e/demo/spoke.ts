@@ -7,6 +7,8 @@ import { freePorts, programPath, repoRoot, startProcess } from "../harness/index
 import type { ManagedProcess } from "../harness/index.ts";
 
 export const spokeNamespace = "tether-system";
+/** The spoke the image ships: dist/tether-spoke.mjs, built on first use (scripts/bundle.ts). */
+export const spokeCli = await programPath("spoke");
 
 export interface DemoSpoke {
   process: ManagedProcess;
@@ -22,8 +24,7 @@ export async function startSpoke(
     name: "spoke",
     cmd: process.execPath,
     args: [
-      // The spoke the image ships: dist/tether-spoke.mjs, built on first use (scripts/bundle.ts).
-      await programPath("spoke"),
+      spokeCli,
       "run",
       ...["--kubeconfig", opts.kubeconfig, "--namespace", spokeNamespace],
       // The CertificateRequest carries caBundle too; the flag also covers a CR applied without it.

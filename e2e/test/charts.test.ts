@@ -552,7 +552,9 @@ for (const [dockerfile, pkg, cli] of [
     t.match(stages[0]?.from, /^\$\{NODE_IMAGE\} AS build$/);
     t.same(steps("USER"), ["65532:65532"], "runs as non-root");
     const bundle = `tether-${pkg}.mjs`;
-    t.same(steps("COPY"), [`--from=build /app/dist/${bundle} /app/dist/${bundle}.map /app/`]);
+    t.same(steps("COPY"), [
+      `--from=build /app/dist/${bundle} /app/dist/${bundle}.map /app/dist/${bundle}.LEGAL.txt /app/`,
+    ]);
     t.same(steps("ENTRYPOINT"), [`["node", "${bundle}"]`]);
     const dockerfileText = await readFile(join(repoRoot, dockerfile), "utf8");
     t.match(dockerfileText, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m, "Node 24");
@@ -571,8 +573,8 @@ for (const [dockerfile, pkg, cli] of [
     const image = await performRuntimeStage(runtime, app, root);
     t.same(
       (await readdir(root, { recursive: true })).sort(),
-      ["app", `app/${bundle}`, `app/${bundle}.map`],
-      "the image adds the bundle and its source map, no node_modules",
+      ["app", `app/${bundle}`, `app/${bundle}.LEGAL.txt`, `app/${bundle}.map`],
+      "the image adds the bundle, its source map and licences, no node_modules",
     );
     t.match(image.env.NODE_OPTIONS, /--max-semi-space-size=1/, "the image sets the memory flag");
     const [node, ...args] = image.entrypoint;
