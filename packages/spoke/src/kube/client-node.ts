@@ -8,6 +8,7 @@
  * Watches list, then watch from the list's resourceVersion, and restart after errors until stopped.
  */
 import {
+  bufferFromFileOrString,
   HttpMethod,
   type KubeConfig,
   type KubernetesObject,
@@ -17,7 +18,7 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { fetch } from "undici";
+import { type Dispatcher, fetch } from "undici";
 import type { ClusterObjects, KubePort, WatchHandler, Watcher } from "./port.ts";
 import { ConflictError, KubeError, NotFoundError } from "./port.ts";
 import type { CentralConnection, CertificateRequest } from "./types.ts";
@@ -35,7 +36,12 @@ interface Listed<T> {
 type Query = Record<string, string | undefined>;
 
 export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
-  const watch = new Watch(config);
+  const connections = sharedConnections(config);
+  // Watch reads only these two members of its KubeConfig.
+  const watch = new Watch({
+    getCurrentCluster: () => config.getCurrentCluster(),
+    applySecurityAuthentication: (context: RequestContext) => connections.authenticate(context),
+  } as KubeConfig);
 
   async function rest<T>(method: HttpMethod, path: string, query: Query = {}, body?: unknown): Promise<T> {
     const server = config.getCurrentCluster()?.server;
@@ -49,7 +55,7 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
       context.setHeaderParam("Content-Type", "application/json");
       context.setBody(JSON.stringify(body));
     }
-    await config.applySecurityAuthentication(context);
+    await connections.authenticate(context);
     const response = await fetch(context.getUrl(), {
       method,
       headers: context.getHeaders(),
@@ -125,6 +131,47 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
         const path = leases(body.metadata?.namespace ?? "", body.metadata?.name ?? "");
         return withDates(await put<V1Lease>(path, body))!;
       },
+    },
+  };
+}
+
+/**
+ * `applySecurityAuthentication` gives every request a new undici Agent, so each one opened its own
+ * TLS connection: a handshake per call, two a second with leader election. While the TLS material
+ * (server, proxy, CA, client certificate and key, re-read on every call as client-node does) stays
+ * the same, one Agent serves every request and watch and keeps its connections alive; a change
+ * (rotated files) starts a new one and closes the old one once its requests are done. Headers
+ * (tokens, which rotate) are still set per request. An exec plugin may hand out client
+ * certificates that this cannot see, so with one each request keeps client-node's own Agent.
+ */
+function sharedConnections(config: KubeConfig) {
+  let shared: { key: string; dispatcher: Dispatcher } | undefined;
+  const tlsKey = (): string | undefined => {
+    const cluster = config.getCurrentCluster();
+    const user = config.getCurrentUser();
+    if (cluster === null || user === null || user.exec !== undefined) return undefined;
+    const material = (file?: string, data?: string) => bufferFromFileOrString(file, data)?.toString("base64");
+    return JSON.stringify([
+      cluster.server,
+      cluster.proxyUrl,
+      cluster.skipTLSVerify,
+      cluster.tlsServerName,
+      material(cluster.caFile, cluster.caData),
+      material(user.certFile, user.certData),
+      material(user.keyFile, user.keyData),
+    ]);
+  };
+  return {
+    async authenticate(context: RequestContext): Promise<void> {
+      await config.applySecurityAuthentication(context);
+      const fresh = context.getDispatcher();
+      const key = tlsKey();
+      if (fresh === undefined || key === undefined) return;
+      if (shared?.key !== key) {
+        void shared?.dispatcher.close().catch(() => undefined);
+        shared = { key, dispatcher: fresh };
+      }
+      context.setDispatcher(shared.dispatcher);
     },
   };
 }
