@@ -16,20 +16,19 @@
  *     --flags=F    measure these Node flags instead of the images' (space-separated, "" for none;
  *                  repeat it for more variants)
  */
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { Agent, request } from "undici";
 import type { ControlPlane, ManagedProcess, ProgramBuild } from "@tether/e2e/harness";
 import { freePorts, programPath, startControlPlane, startProcess } from "@tether/e2e/harness";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
 /** The flags Dockerfile.spoke, Dockerfile.hub and the charts give Node (docs/footprint.md says why). */
-export const shippedFlags = ["--max-semi-space-size=1"];
+const shippedFlags = ["--max-semi-space-size=1"];
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg, i, all) => arg.startsWith("-") || all[i - 1]?.startsWith("-")),
@@ -174,8 +173,9 @@ async function measureVariant(build: ProgramBuild, flags: string[], index: numbe
     const readyz = until("the spoke's /readyz was not ok", 60_000, async () =>
       (await fetch(`http://127.0.0.1:${health}/readyz`)).ok ? performance.now() - started : undefined,
     );
+    const isReady = connectionReady(plane, name);
     const ready = until(`CentralConnection ${name} was not Ready`, 90_000, async () =>
-      (await connectionReady(plane, name)()) ? performance.now() - started : undefined,
+      (await isReady()) ? performance.now() - started : undefined,
     );
     const [readyzMs, readyMs] = await Promise.all([readyz, ready]);
 
