@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/.tap/**", "coverage/**", "charts/**"] },
+  { ignores: ["**/node_modules/**", "**/.tap/**", "coverage/**", "charts/**", "dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

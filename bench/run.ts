@@ -1,5 +1,6 @@
 /**
- * `node bench/run.ts <name>...` runs bench/<name>.ts in turn (all of them when no name is given).
+ * `node bench/run.ts <name>... [--option...]` runs bench/<name>.ts in turn (all of them when no name
+ * is given); the options are left in process.argv for the benchmarks to read.
  * Each benchmark prints its own figures beside a reference measured in the same run.
  */
 import { readdirSync } from "node:fs";
@@ -10,7 +11,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here)
   .filter((file) => file.endsWith(".ts") && file !== "run.ts")
   .map((file) => file.slice(0, -3));
-const wanted = process.argv.slice(2);
+// Names come first; what follows the first option (e.g. `footprint --quick`) is the benchmarks' own.
+const firstOption = process.argv.slice(2).findIndex((arg) => arg.startsWith("-"));
+const wanted = process.argv.slice(2, firstOption < 0 ? undefined : 2 + firstOption);
 const unknown = wanted.filter((name) => !available.includes(name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(", ")}; available: ${available.join(", ")}`);

@@ -9,17 +9,17 @@
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { onAbnormalExit } from "./harness/cleanup.ts";
-import { startControlPlane } from "./harness/index.ts";
+import { repoRoot, startControlPlane } from "./harness/index.ts";
 import type { ControlPlane, ManagedProcess } from "./harness/index.ts";
 import { curlCommand, runCurl, waitForReady, writeCredentials } from "./demo/connection.ts";
-import { certificateRequestYaml, startHub } from "./demo/hub.ts";
+import { certificateRequestYaml, hubCli, startHub } from "./demo/hub.ts";
 import type { DemoHub } from "./demo/hub.ts";
 import { Progress, StepFailure, detail, say, seconds } from "./demo/progress.ts";
 import { rollOnRenewal } from "./demo/rollout.ts";
-import { spokeNamespace, startSpoke } from "./demo/spoke.ts";
+import { spokeCli, spokeNamespace, startSpoke } from "./demo/spoke.ts";
 import type { DemoSpoke } from "./demo/spoke.ts";
 
 const USAGE = `usage: node e2e/demo.ts [--once] [--ready-timeout SECONDS]
@@ -87,6 +87,7 @@ async function main(once: boolean, readyTimeoutMs: number): Promise<ManagedProce
   const hub = await progress.step("starting the hub (tether-hub serve, SQLite store)", async () => {
     running.hub = await startHub(join(dir, "hub"));
     detail(`runtime API ${running.hub.publicUrl}, internal API ${running.hub.internalUrl}`);
+    detail(`program ${relative(repoRoot, hubCli)}, the bundle the hub image ships`);
     return running.hub;
   });
 
@@ -96,6 +97,7 @@ async function main(once: boolean, readyTimeoutMs: number): Promise<ManagedProce
       await plane.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: spokeNamespace } });
       running.spoke = await startSpoke({ kubeconfig: plane.kubeconfigPath, hubCaFile: hub.caFile });
       detail(`health ${running.spoke.healthUrl}/livez`);
+      detail(`program ${relative(repoRoot, spokeCli)}, the bundle the spoke image ships`);
       return running.spoke;
     },
   );

@@ -6,11 +6,12 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePorts, repoRoot, startProcess } from "../harness/index.ts";
+import { freePorts, programPath, repoRoot, startProcess } from "../harness/index.ts";
 import type { ManagedProcess } from "../harness/index.ts";
 
 const run = promisify(execFile);
-export const hubCli = join(repoRoot, "packages/hub/src/cli.ts");
+/** The hub the image ships: dist/tether-hub.mjs, built on first use (scripts/bundle.ts). */
+export const hubCli = await programPath("hub");
 
 export interface DemoHub {
   process: ManagedProcess;

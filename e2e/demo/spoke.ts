@@ -3,11 +3,12 @@
  * control plane's kubeconfig, with its health and metrics endpoints on free loopback ports (the
  * defaults could collide with the hub or anything else on the machine).
  */
-import { join } from "node:path";
-import { freePorts, repoRoot, startProcess } from "../harness/index.ts";
+import { freePorts, programPath, repoRoot, startProcess } from "../harness/index.ts";
 import type { ManagedProcess } from "../harness/index.ts";
 
 export const spokeNamespace = "tether-system";
+/** The spoke the image ships: dist/tether-spoke.mjs, built on first use (scripts/bundle.ts). */
+export const spokeCli = await programPath("spoke");
 
 export interface DemoSpoke {
   process: ManagedProcess;
@@ -23,7 +24,7 @@ export async function startSpoke(
     name: "spoke",
     cmd: process.execPath,
     args: [
-      join(repoRoot, "packages/spoke/src/cli.ts"),
+      spokeCli,
       "run",
       ...["--kubeconfig", opts.kubeconfig, "--namespace", spokeNamespace],
       // The CertificateRequest carries caBundle too; the flag also covers a CR applied without it.

@@ -17,3 +17,5 @@ export type { KubeBinaries } from "./binaries.ts";
 export { freePorts } from "./ports.ts";
 export { tokenKubeconfig } from "./kubeconfig.ts";
 export { repoRoot, spokeCrdDir } from "./paths.ts";
+export { programPath } from "./programs.ts";
+export type { Program, ProgramBuild } from "./programs.ts";

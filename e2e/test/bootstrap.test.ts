@@ -35,7 +35,7 @@ import { cluster, decode, eventually, namespace, readyCondition, startHub } from
 const run = promisify(execFile);
 const fileStarted = performance.now();
 const c = await cluster(t);
-const hub = await startHub(t);
+const hub = await startHub(t, "bundle");
 // The expired-bootstrap case needs a token past its expiry and the hub's 60 s leeway: made first,
 // used by the case that runs last, which then waits only for what is left of that minute.
 const expiringKubeconfig = await bootstrapKubeconfig(hub, "c3", { ttl: "1s" });
@@ -332,7 +332,7 @@ scenario(
   "a bootstrap kubeconfig changed to another hub: exit 1, restart, join the new hub",
   ["c6"],
   async (t) => {
-    const secondHub = await startHub(t);
+    const secondHub = await startHub(t, "bundle");
     await writeBootstrap("c6", await bootstrapKubeconfig(hub, "c6"));
     const agent = await agentFor(t, "c6");
     const first = await joinedFirstRun(agent);

@@ -4,15 +4,16 @@
  * for every hub and spoke flag (which the real config parsers accept), install and upgrade on a real
  * kube-apiserver (the generated CA and admin token survive the upgrade), pass a server-side dry run
  * with strict field validation, and give the spoke exactly the permissions it needs (impersonation).
- * The chart's own CA, admin token and arguments start a real hub. Last, the Dockerfiles' build stage
- * runs here (no Docker engine on this machine) and its result starts with no dev dependencies.
+ * The chart's own CA, admin token, arguments and NODE_OPTIONS start a real hub from the bundle the
+ * image ships. Last, the Dockerfiles run here (no Docker engine on this machine): the build stage
+ * bundles, and the runtime stage's bundle alone, with no node_modules, starts.
  */
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { parseAllDocuments } from "yaml";
-import { freePorts, repoRoot, sharedControlPlane, startProcess } from "@tether/e2e/harness";
+import { freePorts, programPath, repoRoot, sharedControlPlane, startProcess } from "@tether/e2e/harness";
 import { parseConfig as parseHubConfig } from "../../packages/hub/src/config.ts";
 import { parseConfig as parseSpokeConfig } from "../../packages/spoke/src/config.ts";
 import {
@@ -25,7 +26,7 @@ import {
   secretValue,
   type KubeObject,
 } from "./charts/helm.ts";
-import { performBuildStage, readDockerfile } from "./charts/dockerfile.ts";
+import { performBuildStage, performRuntimeStage, readDockerfile } from "./charts/dockerfile.ts";
 import { validateOffline } from "./charts/validate.ts";
 
 type Chart = "hub" | "spoke";
@@ -573,11 +574,19 @@ t.test("the chart's generated CA, admin token and arguments run a real hub", asy
       .filter((k) => k.startsWith("TETHER_"))
       .map((k) => [k, undefined]),
   );
+  // The program the image ships, with the Node options the chart gives it.
+  const nodeOptions = container(objects).env?.find((e) => e.name === "NODE_OPTIONS")?.value;
+  t.match(nodeOptions, /--max-semi-space-size=1/, "the chart sets the memory flag");
   const hub = startProcess({
     name: "hub",
     cmd: process.execPath,
-    args: [join(repoRoot, "packages/hub/src/cli.ts"), ...args],
-    env: { ...env, TETHER_HUB_ADMIN_TOKEN: adminToken, TETHER_HUB_STORE: "sqlite" },
+    args: [await programPath("hub"), ...args],
+    env: {
+      ...env,
+      NODE_OPTIONS: nodeOptions,
+      TETHER_HUB_ADMIN_TOKEN: adminToken,
+      TETHER_HUB_STORE: "sqlite",
+    },
     t,
   });
   t.teardown(() => hub.stop());
@@ -605,7 +614,7 @@ for (const [dockerfile, pkg, cli] of [
   ["Dockerfile.hub", "hub", "tether-hub"],
   ["Dockerfile.spoke", "spoke", "tether-spoke"],
 ] as const) {
-  t.test(`${dockerfile}: the production install runs and holds no dev dependencies`, async (t) => {
+  t.test(`${dockerfile}: the build stage bundles, the runtime stage holds the bundle alone`, async (t) => {
     const stages = await readDockerfile(dockerfile);
     t.equal(stages.length, 2, "a build stage and a runtime stage");
     const [build, runtime] = stages;
@@ -613,45 +622,46 @@ for (const [dockerfile, pkg, cli] of [
     const steps = (op: string) => runtime.instructions.filter((i) => i.op === op).map((i) => i.args);
     t.match(stages[0]?.from, /^\$\{NODE_IMAGE\} AS build$/);
     t.same(steps("USER"), ["65532:65532"], "runs as non-root");
-    t.same(steps("COPY"), ["--from=build /app /app"]);
-    t.same(steps("ENTRYPOINT"), ['["node", "src/cli.ts"]']);
+    const bundle = `tether-${pkg}.mjs`;
+    t.same(steps("COPY"), [
+      `--from=build /app/dist/${bundle} /app/dist/${bundle}.map /app/dist/${bundle}.LEGAL.txt /app/`,
+    ]);
+    t.same(steps("ENTRYPOINT"), [`["node", "${bundle}"]`]);
     const dockerfileText = await readFile(join(repoRoot, dockerfile), "utf8");
     t.match(dockerfileText, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m, "Node 24");
-    t.match(dockerfileText, /pnpm install --frozen-lockfile --prod --filter @tether\/\w+\.\.\./);
+    t.match(dockerfileText, new RegExp(`pnpm install --frozen-lockfile --filter @tether/${pkg}\\.\\.\\. `));
 
-    const app = await mkdtemp(join(tmpdir(), `tether-image-${pkg}-`));
+    const app = await mkdtemp(join(tmpdir(), `tether-image-${pkg}-build-`));
+    const root = await mkdtemp(join(tmpdir(), `tether-image-${pkg}-`));
     t.teardown(() => rm(app, { recursive: true, force: true }));
+    t.teardown(() => rm(root, { recursive: true, force: true }));
     const performed = await performBuildStage(build, app);
     t.ok(
-      performed.some((step) => step.startsWith("RUN pnpm install")),
+      performed.some((step) => step === `RUN node scripts/bundle.ts ${pkg}`),
       performed.join("\n"),
     );
 
-    const installed = [
-      ...(await readdir(join(app, "node_modules/.pnpm"))),
-      ...(await readdir(join(app, "node_modules"))),
-    ];
-    const devOnly = /^(typescript|tap|@tapjs|eslint|@eslint|typescript-eslint|prettier|@types\+pg)/;
+    const image = await performRuntimeStage(runtime, app, root);
     t.same(
-      installed.filter((name) => devOnly.test(name)),
-      [],
-      "no devDependencies installed",
+      (await readdir(root, { recursive: true })).sort(),
+      ["app", `app/${bundle}`, `app/${bundle}.LEGAL.txt`, `app/${bundle}.map`],
+      "the image adds the bundle, its source map and licences, no node_modules",
     );
-    t.notOk(
-      installed.some((name) => name.startsWith("@tether+")),
-      "@tether/shared is linked, not copied into node_modules",
-    );
-
-    const workdir = steps("WORKDIR")[0] ?? "";
+    t.match(image.env.NODE_OPTIONS, /--max-semi-space-size=1/, "the image sets the memory flag");
+    const [node, ...args] = image.entrypoint;
+    t.equal(node, "node");
     const child = startProcess({
       name: cli,
       cmd: process.execPath,
-      args: ["src/cli.ts", "--help"],
-      cwd: join(app, workdir.replace(/^\/app\/?/, "")),
+      args: [...args, "--help"],
+      cwd: image.workdir,
+      env: { ...image.env, NODE_PATH: undefined },
     });
     const { code } = await child.exited;
     const stdout = child.logs();
-    t.equal(code, 0, `node src/cli.ts --help in ${workdir}`, { output: stdout });
+    t.equal(code, 0, `${image.entrypoint.join(" ")} --help in the image's ${image.workdir}`, {
+      output: stdout,
+    });
     t.match(stdout, new RegExp(`usage: ${cli}`));
   });
 }

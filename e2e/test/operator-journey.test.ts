@@ -26,12 +26,14 @@ const seconds = (since: number) => `${((performance.now() - since) / 1000).toFix
 
 const startUp = performance.now();
 const c = await cluster(t);
-const hub = await startHub(t);
+// The programs the images ship (the bundles), as an operator would run them.
+const hub = await startHub(t, "bundle");
 // A short sync period: the revocation shows on the connection within seconds, not a minute.
 const spoke = await startSpoke(t, {
   kubeconfig: c.agentKubeconfig,
   hub,
   identity: "spoke-journey",
+  build: "bundle",
   args: ["--sync-period", "2s"],
 });
 t.comment(`start-up (control plane, CRDs, RBAC, hub, spoke): ${seconds(startUp)}`);

@@ -8,8 +8,8 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ControlPlane, ManagedProcess, TestLike } from "@tether/e2e/harness";
-import { freePorts, repoRoot, sharedControlPlane, startProcess } from "@tether/e2e/harness";
+import type { ControlPlane, ManagedProcess, ProgramBuild, TestLike } from "@tether/e2e/harness";
+import { freePorts, programPath, repoRoot, sharedControlPlane, startProcess } from "@tether/e2e/harness";
 import { clientNodeKube } from "../../packages/spoke/src/kube/client-node.ts";
 import type { KubePort } from "../../packages/spoke/src/kube/port.ts";
 import type { CentralConnection } from "../../packages/spoke/src/kube/types.ts";
@@ -17,8 +17,6 @@ import { createLogger } from "../../packages/spoke/src/serve.ts";
 
 export const namespace = "tether-system";
 const rbacFile = join(repoRoot, "packages/spoke/test/fixtures/rbac.yaml");
-const hubCli = join(repoRoot, "packages/hub/src/cli.ts");
-const spokeCli = join(repoRoot, "packages/spoke/src/cli.ts");
 
 export interface Cluster {
   plane: ControlPlane;
@@ -51,7 +49,9 @@ export interface Hub {
   tokenUrl(options?: { ttl?: string; tenant?: string }): Promise<string>;
 }
 
-export async function startHub(t: TestLike): Promise<Hub> {
+/** `build`: the TypeScript sources (default) or the bundle the image ships (e2e/harness/programs.ts). */
+export async function startHub(t: TestLike, build: ProgramBuild = "sources"): Promise<Hub> {
+  const hubCli = await programPath("hub", build);
   const dataDir = await mkdtemp(join(tmpdir(), "tether-spoke-e2e-hub-"));
   const [external, internal] = await freePorts(2);
   const publicUrl = `https://127.0.0.1:${external}`;
@@ -148,8 +148,11 @@ export async function startSpoke(
      * (and which costs ~150 MiB of heap): resident memory as in production, no coverage.
      */
     uninstrumented?: boolean;
+    /** The TypeScript sources (default) or the bundle the image ships. */
+    build?: ProgramBuild;
   },
 ): Promise<Spoke> {
+  const spokeCli = await programPath("spoke", options.build);
   const [health, metrics] = await freePorts(2);
   const proc = startProcess({
     name: options.identity,

@@ -4,13 +4,13 @@
  * `bootstrap-hub-kubeconfig` Secret), a cluster name and a hub kubeconfig Secret of its own, and fast
  * health checks and syncs so that expiry and changes are seen within a second or two.
  */
-import { freePorts, repoRoot } from "@tether/e2e/harness";
+import { freePorts, programPath, repoRoot } from "@tether/e2e/harness";
 import type { TestLike } from "@tether/e2e/harness";
-import { join } from "node:path";
 import { namespace } from "../spoke-helpers.ts";
 import { type Supervised, supervise } from "./supervisor.ts";
 
-const spokeCli = join(repoRoot, "packages/spoke/src/cli.ts");
+/** The agent the image ships (the bundle). */
+const spokeCli = await programPath("spoke");
 
 export interface AgentOptions {
   kubeconfig: string;

@@ -10,10 +10,11 @@ import { Agent, request } from "undici";
 import type { RuntimeView } from "@tether/shared/contract";
 import { parseKubeconfig } from "@tether/shared/kubeconfig";
 import type { TestLike } from "@tether/e2e/harness";
-import { freePorts, repoRoot, showLogsOnFailure, startProcess } from "@tether/e2e/harness";
+import { freePorts, programPath, repoRoot, showLogsOnFailure, startProcess } from "@tether/e2e/harness";
 import { eventually } from "../spoke-helpers.ts";
 
-export const hubCli = join(repoRoot, "packages/hub/src/cli.ts");
+/** The hub the image ships (the bundle), as the bootstrap scenarios run it. */
+export const hubCli = await programPath("hub");
 
 /** Enough of a hub to talk to it; spoke-helpers' `Hub` is one. */
 export interface HubEndpoints {

@@ -1,94 +1,125 @@
 /**
- * The KubePort on @kubernetes/client-node 2.x (object-parameter API). API errors become the port's
- * ConflictError / NotFoundError / KubeError; reads of missing objects answer undefined. Watches are
- * list-then-watch informers that restart after errors until stopped; the stopped flag matters
- * because `informer.stop()` itself reports an "error".
+ * The KubePort on @kubernetes/client-node 2.x. Only the client's connection layer is used: the
+ * KubeConfig's authentication (token, client certificate, exec plugin, proxy) applied to each
+ * request, and its Watch. The generated API classes are not: the spoke calls nine REST paths, and
+ * loading CoreV1Api & co. brings every model class of the Kubernetes API with it (~11 MiB more at
+ * idle, docs/footprint.md). Objects travel as the API server's JSON; API errors become the port's
+ * ConflictError / NotFoundError / KubeError, and reads of missing objects answer undefined.
+ * Watches list, then watch from the list's resourceVersion, and restart after errors until stopped.
  */
 import {
-  ApiException,
-  AppsV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
+  bufferFromFileOrString,
+  HttpMethod,
   type KubeConfig,
-  type KubernetesListObject,
   type KubernetesObject,
-  ListWatch,
-  PatchStrategy,
+  RequestContext,
   type V1Lease,
-  type V1ObjectMeta,
-  type V1PodTemplateSpec,
+  type V1Secret,
   Watch,
-  setHeaderOptions,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { type Dispatcher, fetch } from "undici";
 import type { ClusterObjects, KubePort, WatchHandler, Watcher } from "./port.ts";
 import { ConflictError, KubeError, NotFoundError } from "./port.ts";
-import type { CentralConnection, CertificateRequest, Workload, WorkloadKind } from "./types.ts";
+import type { CentralConnection, CertificateRequest, ObjectMeta, Workload, WorkloadKind } from "./types.ts";
 import { apiGroup, apiVersionName, plurals } from "./types.ts";
 
 const restartDelayMs = 2_000;
+const maxQuietReconnectDelayMs = 30_000;
+
+/** What a list call answers; CR types keep RFC 3339 strings, and so do Secrets and Events here. */
+interface Listed<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string };
+}
+
+type Query = Record<string, string | undefined>;
 
 export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
-  const custom = config.makeApiClient(CustomObjectsApi);
-  const core = config.makeApiClient(CoreV1Api);
-  const coordination = config.makeApiClient(CoordinationV1Api);
-  const apps = config.makeApiClient(AppsV1Api);
-  const listWorkloads = (kind: WorkloadKind, namespace: string) =>
-    call(() =>
-      kind === "Deployment"
-        ? apps.listNamespacedDeployment({ namespace })
-        : kind === "StatefulSet"
-          ? apps.listNamespacedStatefulSet({ namespace })
-          : apps.listNamespacedDaemonSet({ namespace }),
-    );
-  const watch = new Watch(config);
+  const connections = sharedConnections(config);
+  // Watch reads only these two members of its KubeConfig.
+  const watch = new Watch({
+    getCurrentCluster: () => config.getCurrentCluster(),
+    applySecurityAuthentication: (context: RequestContext) => connections.authenticate(context),
+  } as KubeConfig);
+
+  async function rest<T>(
+    method: HttpMethod,
+    path: string,
+    query: Query = {},
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<T> {
+    const server = config.getCurrentCluster()?.server;
+    if (server === undefined) throw new KubeError("the kubeconfig names no current cluster");
+    const url = new URL(server + path);
+    for (const [key, value] of Object.entries(query))
+      if (value !== undefined) url.searchParams.set(key, value);
+    const context = new RequestContext(url.toString(), method);
+    context.setHeaderParam("Accept", "application/json");
+    if (body !== undefined) {
+      context.setHeaderParam("Content-Type", contentType);
+      context.setBody(JSON.stringify(body));
+    }
+    await connections.authenticate(context);
+    const response = await fetch(context.getUrl(), {
+      method,
+      headers: context.getHeaders(),
+      body: body === undefined ? undefined : (context.getBody() as string),
+      dispatcher: context.getDispatcher(),
+    });
+    const text = await response.text();
+    if (!response.ok) throw statusError(response.status, text);
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  const get = <T>(path: string) => orUndefined(() => rest<T>(HttpMethod.GET, path));
+  const post = <T>(path: string, body: unknown) => rest<T>(HttpMethod.POST, path, {}, body);
+  const put = <T>(path: string, body: unknown) => rest<T>(HttpMethod.PUT, path, {}, body);
+  const remove = async (path: string) =>
+    (await orUndefined(async () => (await rest(HttpMethod.DELETE, path), true))) ?? false;
 
   function clusterObjects<T extends CertificateRequest | CentralConnection>(
     plural: (typeof plurals)[keyof typeof plurals],
   ): ClusterObjects<T> {
-    const at = { group: apiGroup, version: apiVersionName, plural };
-    const list = async () => (await call(() => custom.listClusterCustomObject(at))) as Listed<T>;
+    const base = `/apis/${apiGroup}/${apiVersionName}/${plural}`;
+    const at = (name: string) => `${base}/${encodeURIComponent(name)}`;
+    const list = () => rest<Listed<T>>(HttpMethod.GET, base);
     return {
-      get: (name) => orUndefined(() => custom.getClusterCustomObject({ ...at, name }) as Promise<T>),
+      get: (name) => get<T>(at(name)),
       list: async () => (await list()).items,
-      watch: (handler) =>
-        informer(watch, `/apis/${apiGroup}/${apiVersionName}/${plural}`, list, handler, logger),
-      create: (body) => call(() => custom.createClusterCustomObject({ ...at, body }) as Promise<T>),
-      update: (body) =>
-        call(
-          () => custom.replaceClusterCustomObject({ ...at, name: body.metadata.name, body }) as Promise<T>,
-        ),
-      updateStatus: (body) =>
-        call(
-          () =>
-            custom.replaceClusterCustomObjectStatus({ ...at, name: body.metadata.name, body }) as Promise<T>,
-        ),
-      delete: (name) => deleted(() => custom.deleteClusterCustomObject({ ...at, name })),
+      watch: (handler) => informer(watch, base, list, handler, logger),
+      create: (body) => post<T>(base, body),
+      update: (body) => put<T>(at(body.metadata.name), body),
+      updateStatus: (body) => put<T>(`${at(body.metadata.name)}/status`, body),
+      delete: (name) => remove(at(name)),
     };
   }
+
+  const namespaced = (group: string, namespace: string, plural: string, name?: string) =>
+    `${group}/namespaces/${encodeURIComponent(namespace)}/${plural}` +
+    (name === undefined ? "" : `/${encodeURIComponent(name)}`);
+  const secrets = (namespace: string, name?: string) => namespaced("/api/v1", namespace, "secrets", name);
+  const leases = (namespace: string, name?: string) =>
+    namespaced("/apis/coordination.k8s.io/v1", namespace, "leases", name);
+  const workloads = (kind: WorkloadKind, namespace: string, name?: string) =>
+    namespaced("/apis/apps/v1", namespace, `${kind.toLowerCase()}s`, name);
+  const listWorkloads = (kind: WorkloadKind, namespace: string) =>
+    rest<Listed<WorkloadJson>>(HttpMethod.GET, workloads(kind, namespace));
 
   return {
     certificateRequests: clusterObjects<CertificateRequest>(plurals.CertificateRequest),
     centralConnections: clusterObjects<CentralConnection>(plurals.CentralConnection),
     secrets: {
-      get: (namespace, name) => orUndefined(() => core.readNamespacedSecret({ namespace, name })),
-      create: (body) =>
-        call(() => core.createNamespacedSecret({ namespace: body.metadata?.namespace ?? "", body })),
-      replace: (body) =>
-        call(() =>
-          core.replaceNamespacedSecret({
-            namespace: body.metadata?.namespace ?? "",
-            name: body.metadata?.name ?? "",
-            body,
-          }),
-        ),
-      delete: (namespace, name) => deleted(() => core.deleteNamespacedSecret({ namespace, name })),
+      get: (namespace, name) => get(secrets(namespace, name)),
+      create: (body) => post(secrets(body.metadata?.namespace ?? ""), body),
+      replace: (body) => put(secrets(body.metadata?.namespace ?? "", body.metadata?.name ?? ""), body),
+      delete: (namespace, name) => remove(secrets(namespace, name)),
       watch: (namespace, labelSelector, handler) =>
         informer(
           watch,
-          `/api/v1/namespaces/${namespace}/secrets`,
-          () => call(() => core.listNamespacedSecret({ namespace, labelSelector })),
+          secrets(namespace),
+          () => rest<Listed<V1Secret>>(HttpMethod.GET, secrets(namespace), { labelSelector }),
           handler,
           logger,
           labelSelector,
@@ -96,26 +127,19 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
     },
     events: {
       create: async (body) => {
-        await call(() => core.createNamespacedEvent({ namespace: body.metadata.namespace ?? "", body }));
+        await post(namespaced("/api/v1", body.metadata.namespace ?? "", "events"), body);
       },
     },
     leases: {
-      get: (namespace, name) => orUndefined(() => coordination.readNamespacedLease({ namespace, name })),
-      create: (lease) => {
+      get: async (namespace, name) => withDates(await get<V1Lease>(leases(namespace, name))),
+      create: async (lease) => {
         const body = withMicroTimes(lease);
-        return call(() =>
-          coordination.createNamespacedLease({ namespace: body.metadata?.namespace ?? "", body }),
-        );
+        return withDates(await post<V1Lease>(leases(body.metadata?.namespace ?? ""), body))!;
       },
-      replace: (lease) => {
+      replace: async (lease) => {
         const body = withMicroTimes(lease);
-        return call(() =>
-          coordination.replaceNamespacedLease({
-            namespace: body.metadata?.namespace ?? "",
-            name: body.metadata?.name ?? "",
-            body,
-          }),
-        );
+        const path = leases(body.metadata?.namespace ?? "", body.metadata?.name ?? "");
+        return withDates(await put<V1Lease>(path, body))!;
       },
     },
     workloads: {
@@ -124,7 +148,7 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
       watch: (kind, namespace, handler) =>
         informer(
           watch,
-          `/apis/apps/v1/namespaces/${namespace}/${kind.toLowerCase()}s`,
+          workloads(kind, namespace),
           () => listWorkloads(kind, namespace),
           (event) => handler({ type: event.type, object: workloadOf(kind, event.object) }),
           logger,
@@ -135,14 +159,13 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
           metadata: { annotations: patch.metadata },
           spec: { template: { metadata: { annotations: patch.template } } },
         };
-        const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-        const request = { namespace, name, body };
-        const patched = await call(() =>
-          kind === "Deployment"
-            ? apps.patchNamespacedDeployment(request, mergePatch)
-            : kind === "StatefulSet"
-              ? apps.patchNamespacedStatefulSet(request, mergePatch)
-              : apps.patchNamespacedDaemonSet(request, mergePatch),
+        const path = workloads(kind, namespace, name);
+        const patched = await rest<WorkloadJson>(
+          HttpMethod.PATCH,
+          path,
+          {},
+          body,
+          "application/merge-patch+json",
         );
         return workloadOf(kind, patched);
       },
@@ -150,11 +173,13 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
   };
 }
 
-/** client-node's apps/v1 objects (Dates in metadata) as the port's Workload (RFC 3339 strings). */
-function workloadOf(
-  kind: WorkloadKind,
-  item: { metadata?: V1ObjectMeta; spec?: { template?: V1PodTemplateSpec } },
-): Workload {
+/** An apps/v1 workload as the API server's JSON holds it: only what the port reads. */
+interface WorkloadJson {
+  metadata?: Partial<ObjectMeta>;
+  spec?: { template?: { metadata?: { annotations?: Record<string, string> } } };
+}
+
+function workloadOf(kind: WorkloadKind, item: WorkloadJson): Workload {
   const meta = item.metadata ?? {};
   return {
     apiVersion: "apps/v1",
@@ -165,7 +190,7 @@ function workloadOf(
       uid: meta.uid,
       resourceVersion: meta.resourceVersion,
       generation: meta.generation,
-      creationTimestamp: dateText(meta.creationTimestamp),
+      creationTimestamp: meta.creationTimestamp,
       labels: meta.labels,
       annotations: meta.annotations,
     },
@@ -173,13 +198,50 @@ function workloadOf(
   };
 }
 
-function dateText(value: Date | string | undefined): string | undefined {
-  return value instanceof Date ? value.toISOString() : value;
+/**
+ * `applySecurityAuthentication` gives every request a new undici Agent, so each one opened its own
+ * TLS connection: a handshake per call, two a second with leader election. While the TLS material
+ * (server, proxy, CA, client certificate and key, re-read on every call as client-node does) stays
+ * the same, one Agent serves every request and watch and keeps its connections alive; a change
+ * (rotated files) starts a new one and closes the old one once its requests are done. Headers
+ * (tokens, which rotate) are still set per request. An exec plugin may hand out client
+ * certificates that this cannot see, so with one each request keeps client-node's own Agent.
+ */
+function sharedConnections(config: KubeConfig) {
+  let shared: { key: string; dispatcher: Dispatcher } | undefined;
+  const tlsKey = (): string | undefined => {
+    const cluster = config.getCurrentCluster();
+    const user = config.getCurrentUser();
+    if (cluster === null || user === null || user.exec !== undefined) return undefined;
+    const material = (file?: string, data?: string) => bufferFromFileOrString(file, data)?.toString("base64");
+    return JSON.stringify([
+      cluster.server,
+      cluster.proxyUrl,
+      cluster.skipTLSVerify,
+      cluster.tlsServerName,
+      material(cluster.caFile, cluster.caData),
+      material(user.certFile, user.certData),
+      material(user.keyFile, user.keyData),
+    ]);
+  };
+  return {
+    async authenticate(context: RequestContext): Promise<void> {
+      await config.applySecurityAuthentication(context);
+      const fresh = context.getDispatcher();
+      const key = tlsKey();
+      if (fresh === undefined || key === undefined) return;
+      if (shared?.key !== key) {
+        void shared?.dispatcher.close().catch(() => undefined);
+        shared = { key, dispatcher: fresh };
+      }
+      context.setDispatcher(shared.dispatcher);
+    },
+  };
 }
 
 /**
- * client-node 2.0.1 sends a Date in a MicroTime field as toISOString() (milliseconds), which the API
- * server refuses ("cannot parse .366Z as .000000"): send the microsecond form it expects.
+ * A Lease's acquireTime and renewTime are MicroTime: the API server refuses a Date's toISOString()
+ * (milliseconds: "cannot parse .366Z as .000000"), so they are sent in the microsecond form.
  */
 function withMicroTimes(lease: V1Lease): V1Lease {
   const micro = (value: Date | undefined) =>
@@ -196,41 +258,37 @@ function withMicroTimes(lease: V1Lease): V1Lease {
   };
 }
 
-async function call<T>(request: () => Promise<T>): Promise<T> {
-  try {
-    return await request();
-  } catch (error) {
-    throw translate(error);
-  }
+/** The port's V1Lease carries Dates, as client-node's generated API would have given them. */
+function withDates(lease: V1Lease | undefined): V1Lease | undefined {
+  if (lease?.spec === undefined) return lease;
+  const date = (value: Date | string | undefined) => (typeof value === "string" ? new Date(value) : value);
+  lease.spec.acquireTime = date(lease.spec.acquireTime);
+  lease.spec.renewTime = date(lease.spec.renewTime);
+  return lease;
 }
 
 async function orUndefined<T>(request: () => Promise<T>): Promise<T | undefined> {
   try {
-    return await call(request);
+    return await request();
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
     throw error;
   }
 }
 
-async function deleted(request: () => Promise<unknown>): Promise<boolean> {
-  return (await orUndefined(async () => (await request(), true))) ?? false;
-}
-
 /** The API server's Status body says what happened; keep its message and reason. */
-function translate(error: unknown): Error {
-  if (!(error instanceof ApiException)) return error instanceof Error ? error : new Error(String(error));
-  const status = readStatus((error as ApiException<unknown>).body);
-  const message = status.message ?? `Kubernetes API answered ${error.code}`;
-  if (error.code === 409)
+function statusError(code: number, text: string): Error {
+  const status = readStatus(text);
+  const message = status.message ?? `Kubernetes API answered ${code}`;
+  if (code === 409)
     return new ConflictError(message, status.reason === "AlreadyExists" ? "AlreadyExists" : "Conflict");
-  if (error.code === 404) return new NotFoundError(message);
-  return new KubeError(message, error.code);
+  if (code === 404) return new NotFoundError(message);
+  return new KubeError(message, code);
 }
 
-function readStatus(body: unknown): { message?: string; reason?: string } {
+function readStatus(text: string): { message?: string; reason?: string } {
   try {
-    const parsed: unknown = typeof body === "string" ? JSON.parse(body) : body;
+    const parsed: unknown = JSON.parse(text);
     if (typeof parsed === "object" && parsed !== null) return parsed;
   } catch {
     // Not a Status object: the HTTP code alone has to do.
@@ -238,12 +296,14 @@ function readStatus(body: unknown): { message?: string; reason?: string } {
   return {};
 }
 
-/** What a list call answers; CR types keep RFC 3339 strings, so they are not client-node's objects. */
-interface Listed<T> {
-  items: T[];
-  metadata?: { resourceVersion?: string };
-}
-
+/**
+ * List, then watch from the list's resourceVersion, as client-go's reflector does. A relist (at
+ * start, after a 410 Gone) reports what changed against what this watcher has reported so far:
+ * ADDED, MODIFIED (another resourceVersion) or DELETED. A watch the server or the idle timeout
+ * ends is resumed at once, one that keeps ending with nothing to say after a growing pause; an
+ * error is logged and the watch restarts after restartDelayMs. The stopped flag keeps a stopped
+ * watcher from restarting.
+ */
 function informer<T>(
   watch: Watch,
   path: string,
@@ -252,31 +312,83 @@ function informer<T>(
   logger: Logger,
   labelSelector?: string,
 ): Watcher {
-  const listFn = list as unknown as () => Promise<KubernetesListObject<KubernetesObject>>;
-  const listWatch = new ListWatch<KubernetesObject>(path, watch, listFn, false, labelSelector);
+  const known = new Map<string, T>();
+  let resourceVersion = "";
   let stopped = false;
+  let quietEnds = 0;
   let timer: NodeJS.Timeout | undefined;
-  const emit = (type: "ADDED" | "MODIFIED" | "DELETED") => (object: KubernetesObject) =>
-    handler({ type, object: object as unknown as T });
-  listWatch.on("add", emit("ADDED"));
-  listWatch.on("update", emit("MODIFIED"));
-  listWatch.on("delete", emit("DELETED"));
-  const start = () => {
-    listWatch.start().catch((error: unknown) => restart(error));
+  let request: AbortController | undefined;
+  const meta = (object: T) => (object as KubernetesObject).metadata ?? {};
+  const key = (object: T) => `${meta(object).namespace ?? ""}/${meta(object).name ?? ""}`;
+
+  const upsert = (object: T) => {
+    const previous = known.get(key(object));
+    known.set(key(object), object);
+    if (previous === undefined) handler({ type: "ADDED", object });
+    else if (meta(previous).resourceVersion !== meta(object).resourceVersion)
+      handler({ type: "MODIFIED", object });
   };
-  const restart = (error: unknown) => {
+  const remove = (object: T) => {
+    known.delete(key(object));
+    handler({ type: "DELETED", object });
+  };
+
+  const connect = async () => {
     if (stopped) return;
-    logger.warn({ err: error, path }, "watch failed; restarting");
-    clearTimeout(timer);
-    timer = setTimeout(start, restartDelayMs);
+    try {
+      if (resourceVersion === "") {
+        const listed = await list();
+        const present = new Set(listed.items.map(key));
+        for (const [name, object] of known) if (!present.has(name)) remove(object);
+        listed.items.forEach(upsert);
+        resourceVersion = listed.metadata?.resourceVersion ?? "";
+      }
+      if (stopped) return;
+      const query = { resourceVersion, labelSelector };
+      const started = await watch.watch(path, query, onEvent, onDone);
+      if (stopped) started.abort();
+      else request = started;
+    } catch (error) {
+      onDone(error);
+    }
   };
-  listWatch.on("error", restart);
-  start();
+  const later = (delayMs: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void connect(), delayMs);
+  };
+  const onEvent = (type: string, object: T & { code?: number }) => {
+    if (type === "ERROR") {
+      if (object.code === 410) resourceVersion = "";
+      return;
+    }
+    if (type === "ADDED" || type === "MODIFIED") upsert(object);
+    else if (type === "DELETED") remove(object);
+    quietEnds = 0;
+    resourceVersion = meta(object).resourceVersion ?? resourceVersion;
+  };
+  const onDone = (error: unknown) => {
+    request = undefined;
+    if (stopped) return;
+    const failure = error as { statusCode?: number; code?: number; name?: string } | null | undefined;
+    if (failure?.statusCode === 410 || failure?.code === 410) {
+      resourceVersion = "";
+      later(0);
+    } else if (failure?.name === "TimeoutError") {
+      later(0);
+    } else if (failure) {
+      logger.warn({ err: error, path }, "watch failed; restarting");
+      later(restartDelayMs);
+    } else {
+      later(quietEnds === 0 ? 0 : Math.min(1000 * 2 ** (quietEnds - 1), maxQuietReconnectDelayMs));
+      quietEnds++;
+    }
+  };
+  void connect();
   return {
     stop() {
       stopped = true;
       clearTimeout(timer);
-      void listWatch.stop();
+      request?.abort();
     },
   };
 }
