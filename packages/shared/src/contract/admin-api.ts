@@ -36,6 +36,7 @@ export interface TokenRequest {
   ttl?: string;
 }
 
+/** tether's own addition to Kyma's token route: closed, and its keys match exactly. */
 export const tokenRequestSchema = {
   $id: "TokenRequest",
   type: "object",
@@ -63,11 +64,12 @@ export interface RevocationByHashRequest {
   hash: string;
 }
 
+/** Open, as Kyma's: the hub matches `hash` as Go does (`{"Hash": ...}`) and ignores other keys. */
 export const revocationByHashRequestSchema = {
   $id: "RevocationByHashRequest",
+  description: 'The key matches case-insensitively ("Hash"); other keys are ignored.',
   type: "object",
   required: ["hash"],
-  additionalProperties: false,
   properties: { hash: sha256HexSchema },
 } as const;
 

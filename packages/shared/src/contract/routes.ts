@@ -42,12 +42,22 @@ export interface RouteSchema {
   readonly response: Readonly<Record<number, object>>;
 }
 
+/**
+ * How the hub reads a request body (SPEC §2.2, decoding). "go": the route is one Kyma's Connector
+ * Service has, and Kyma's Go clients call it with no Content-Type: the body is JSON whatever the
+ * Content-Type says, and an open body schema's keys match as Go's encoding/json matches struct
+ * fields (case-insensitively, unknown keys ignored); a closed schema (`additionalProperties: false`)
+ * holds tether's own additions and stays strict. "json": tether's own routes, `application/json` only.
+ */
+export type BodyDecoding = "go" | "json";
+
 export interface RouteSpec {
   readonly method: HttpMethod;
   /** Fastify syntax (`:id`); `fillPath` substitutes parameters. */
   readonly path: string;
   readonly listener: Listener;
   readonly auth: RouteAuth;
+  readonly decoding: BodyDecoding;
   readonly schema: RouteSchema;
 }
 
@@ -84,6 +94,7 @@ export const routes = {
     path: "/v1/runtimes/signingRequests/info",
     listener: "external",
     auth: "token",
+    decoding: "go",
     schema: {
       operationId: "getCsrInfo",
       summary: "Exchange a one-time token for CSR info and a CSR token",
@@ -99,6 +110,7 @@ export const routes = {
     path: "/v1/runtimes/certificates",
     listener: "external",
     auth: "token",
+    decoding: "go",
     schema: {
       operationId: "issueCertificate",
       summary: "Sign a CSR with the one-time token from csrUrl",
@@ -114,6 +126,7 @@ export const routes = {
     path: "/v1/runtimes/management/info",
     listener: "external",
     auth: "mtls",
+    decoding: "go",
     schema: {
       operationId: "getManagementInfo",
       summary: "Identity of the calling certificate and the renewal and revocation URLs",
@@ -127,6 +140,7 @@ export const routes = {
     path: "/v1/runtimes/certificates/renewals",
     listener: "external",
     auth: "mtls",
+    decoding: "go",
     schema: {
       operationId: "renewCertificate",
       summary: "Sign a CSR carrying the calling certificate's subject",
@@ -141,6 +155,7 @@ export const routes = {
     path: "/v1/runtimes/certificates/revocations",
     listener: "external",
     auth: "mtls",
+    decoding: "go",
     schema: {
       operationId: "revokeOwnCertificate",
       summary: "Revoke the calling certificate",
@@ -154,6 +169,7 @@ export const routes = {
     path: "/v1",
     listener: "external",
     auth: "none",
+    decoding: "json",
     schema: {
       operationId: "getApiRoot",
       summary: "Redirect to the OpenAPI document",
@@ -166,6 +182,7 @@ export const routes = {
     path: "/v1/api.yaml",
     listener: "external",
     auth: "none",
+    decoding: "json",
     schema: {
       operationId: "getApiDocument",
       summary: "OpenAPI 3 document of the runtime API",
@@ -178,6 +195,7 @@ export const routes = {
     path: "/v1/runtimes/tokens",
     listener: "internal",
     auth: "admin",
+    decoding: "go",
     schema: {
       operationId: "createToken",
       summary: "Mint a one-time token URL for a new runtime, or to re-enrol one",
@@ -198,6 +216,7 @@ export const routes = {
     path: "/v1/runtimes/certificates/revocations",
     listener: "internal",
     auth: "admin",
+    decoding: "go",
     schema: {
       operationId: "revokeCertificateByHash",
       summary: "Revoke a certificate by the SHA-256 of its DER",
@@ -216,6 +235,7 @@ export const routes = {
     path: "/v1/runtimes/:id/bootstrap-kubeconfig",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "createBootstrapKubeconfig",
       summary: "A bootstrap kubeconfig carrying a new bootstrap token for this runtime",
@@ -236,6 +256,7 @@ export const routes = {
     path: "/v1/runtimes",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "listRuntimes",
       summary: "Every registered runtime",
@@ -249,6 +270,7 @@ export const routes = {
     path: "/v1/runtimes/:id",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "getRuntime",
       summary: "One runtime with its certificates and revocations",
@@ -263,6 +285,7 @@ export const routes = {
     path: "/v1/runtimes/:id",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "deleteRuntime",
       summary: "Delete a runtime and revoke every certificate it holds",
@@ -277,6 +300,7 @@ export const routes = {
     path: "/metrics",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "getMetrics",
       summary: "Prometheus metrics",

@@ -121,10 +121,12 @@ export interface CsrRequest {
 
 /**
  * The body of issue and renewal. `csr` is only typed as a string here: a value that is not base64
- * must reach the handler, which answers with the exact Kyma message instead of a schema error.
+ * must reach the handler, which answers with the exact Kyma message instead of a schema error. Open,
+ * as Kyma's: the hub matches `csr` as Go does (`{"CSR": ...}`) and ignores other keys.
  */
 export const csrRequestSchema = {
   $id: "CsrRequest",
+  description: 'The key matches case-insensitively ("CSR"); other keys are ignored.',
   type: "object",
   required: ["csr"],
   properties: { csr: { type: "string", description: "Base64 of the PEM certificate signing request." } },
