@@ -43,6 +43,7 @@ function token(purpose: TokenPurpose, overrides: Partial<TokenRecord> = {}): Tok
     createdAt: T0,
     expiresAt: at(600),
     usedAt: null,
+    labels: null,
     ...overrides,
   };
 }
@@ -92,6 +93,9 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     );
     await store.touchRuntime(a.id, at(42));
     t.same((await store.getRuntime(a.id))?.lastSeenAt, at(42));
+    await store.setRuntimeLabels(a.id, { region: "us-2" });
+    t.same((await store.getRuntime(a.id))?.labels, { region: "us-2" }, "labels replaced, not merged");
+    t.same((await store.getRuntime(b.id))?.labels, b.labels, "other runtimes keep theirs");
   });
 
   t.test("deleteRuntime marks it deleted and revokes every certificate it has", async (t) => {
@@ -122,6 +126,19 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.same(await store.peekToken(info.hash, "info", at(600)), { ok: false, reason: "expired" });
     t.same(await store.peekToken(info.hash.toUpperCase(), "info", T0), { ok: true, token: info });
     t.same(await store.peekToken(info.hash, "info", T0), { ok: true, token: info }, "peeking twice is fine");
+    const relabel = token("info", { labels: { region: "eu-2", empty: "" } });
+    await store.putToken(relabel);
+    t.same(await store.consumeToken(relabel.hash, "info", T0), {
+      ok: true,
+      token: { ...relabel, usedAt: T0 },
+    });
+    const clear = token("info", { labels: {} });
+    await store.putToken(clear);
+    t.same(
+      await store.peekToken(clear.hash, "info", T0),
+      { ok: true, token: clear },
+      "no labels ({}) stays distinct from labels left alone (null)",
+    );
   });
 
   t.test("tokens: a one-time token is used once, never after expiry or for another purpose", async (t) => {

@@ -117,6 +117,10 @@ export class PostgresStore implements Store {
     return (await this.#query("SELECT * FROM runtimes ORDER BY created_at, id")).map(toRuntime);
   }
 
+  async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
+    await this.#query("UPDATE runtimes SET labels = $1 WHERE id = $2", [JSON.stringify(labels), id]);
+  }
+
   async touchRuntime(id: string, at: Date): Promise<void> {
     await this.#query("UPDATE runtimes SET last_seen_at = $1 WHERE id = $2", [at.getTime(), id]);
   }
@@ -138,7 +142,7 @@ export class PostgresStore implements Store {
 
   async putToken(token: TokenRecord): Promise<void> {
     await this.#query(
-      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES ($1, $2, $3, $4, $5, $6, $7)",
       tokenValues(token),
     );
   }

@@ -125,6 +125,10 @@ export class SqliteStore implements Store {
     return this.#all("SELECT * FROM runtimes ORDER BY created_at, id").map(toRuntime);
   }
 
+  async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
+    this.#db.prepare("UPDATE runtimes SET labels = ? WHERE id = ?").run(JSON.stringify(labels), id);
+  }
+
   async touchRuntime(id: string, at: Date): Promise<void> {
     this.#db.prepare("UPDATE runtimes SET last_seen_at = ? WHERE id = ?").run(at.getTime(), id);
   }
@@ -147,7 +151,7 @@ export class SqliteStore implements Store {
   async putToken(token: TokenRecord): Promise<void> {
     this.#db
       .prepare(
-        "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES (?, ?, ?, ?, ?, ?, ?)",
       )
       .run(...(tokenValues(token) as (string | number | null)[]));
   }

@@ -18,6 +18,8 @@ export interface TokenRecord {
   expiresAt: Date;
   /** The `now` of the one successful `consumeToken`; always null for reusable (bootstrap, admin) tokens. */
   usedAt: Date | null;
+  /** Labels an info token gives its runtime when it is used (re-enrolment); null leaves them as they are. */
+  labels: Record<string, string> | null;
 }
 
 export interface Runtime {
@@ -85,6 +87,8 @@ export interface Store {
   getRuntime(id: string): Promise<Runtime | undefined>;
   /** Every runtime, deleted ones included, oldest first. */
   listRuntimes(): Promise<Runtime[]>;
+  /** Replaces the runtime's labels; nothing happens for an unknown id. */
+  setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void>;
   /** Records `at` as `lastSeenAt`; nothing happens for an unknown id. */
   touchRuntime(id: string, at: Date): Promise<void>;
   /**

@@ -31,6 +31,10 @@ export const tokenHeadersSchema = {
 export interface TokenRequest {
   /** Re-enrol this runtime (same CN); without it the hub creates a runtime with a generated id. */
   runtime?: string;
+  /**
+   * A new runtime's labels; for an existing runtime they replace its labels when the token is used
+   * (audited). Without them an existing runtime keeps its labels.
+   */
   labels?: Record<string, string>;
   /** Token lifetime, e.g. "10m"; the hub caps it at 24h. */
   ttl?: string;
