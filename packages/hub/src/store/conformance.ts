@@ -260,6 +260,36 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.same(await store.listRevocations("nobody"), []);
   });
 
+  t.test("revocations for a CRL: counted, listed per issuing CA while unexpired", async (t) => {
+    const store = await use(t);
+    const issuer = hex(unique("ca"));
+    const id = unique("rt");
+    const live = certificate(id, { issuerSha256: issuer, serial: "0A01" });
+    const later = certificate(id, { issuerSha256: issuer, serial: "0A02" });
+    const expired = certificate(id, { issuerSha256: issuer, serial: "0A03", notAfter: at(10) });
+    const notRevoked = certificate(id, { issuerSha256: issuer, serial: "0A04" });
+    const otherCa = certificate(id, { serial: "0A05" });
+    for (const c of [live, later, expired, notRevoked, otherCa]) await store.recordCertificate(c);
+    const before = await store.countRevocations();
+    await store.revoke({ sha256: later.sha256, revokedAt: at(5), reason: "admin" });
+    await store.revoke({ sha256: live.sha256, revokedAt: at(3), reason: "runtime request" });
+    await store.revoke({ sha256: expired.sha256, revokedAt: at(4), reason: "admin" });
+    await store.revoke({ sha256: otherCa.sha256, revokedAt: at(4), reason: "admin" });
+    t.equal(await store.countRevocations(), before + 4, "every new revocation counts");
+    await store.revoke({ sha256: live.sha256, revokedAt: at(6), reason: "again" });
+    t.equal(await store.countRevocations(), before + 4, "a repeated one does not");
+    t.same(
+      await store.listRevokedCertificates(issuer.toUpperCase(), at(20)),
+      [
+        { serial: "0A01", revokedAt: at(3) },
+        { serial: "0A02", revokedAt: at(5) },
+      ],
+      "this CA's, unexpired, oldest revocation first",
+    );
+    t.equal((await store.listRevokedCertificates(issuer, at(5))).length, 3, "expired ones until they expire");
+    t.same(await store.listRevokedCertificates(hex("nobody"), at(20)), []);
+  });
+
   t.test("audit: appended events come back newest first, filtered and limited", async (t) => {
     const store = await use(t);
     const id = unique("rt");

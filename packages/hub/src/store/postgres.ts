@@ -14,6 +14,7 @@ import {
   toAudit,
   toCertificate,
   toRevocation,
+  toRevokedCertificate,
   toRuntime,
   toToken,
   tokenValues,
@@ -24,6 +25,7 @@ import type {
   CertificateRecord,
   ConsumeResult,
   Revocation,
+  RevokedCertificate,
   Runtime,
   Store,
   TokenPurpose,
@@ -208,6 +210,18 @@ export class PostgresStore implements Store {
             [runtimeId],
           );
     return rows.map(toRevocation);
+  }
+
+  async countRevocations(): Promise<number> {
+    return Number((await this.#query("SELECT count(*) AS n FROM revocations"))[0]?.n);
+  }
+
+  async listRevokedCertificates(issuerSha256: string, now: Date): Promise<RevokedCertificate[]> {
+    const rows = await this.#query(
+      "SELECT c.serial, r.revoked_at FROM revocations r JOIN certificates c ON c.sha256 = r.sha256 WHERE c.issuer_sha256 = $1 AND c.not_after > $2 ORDER BY r.revoked_at, c.serial",
+      [issuerSha256.toLowerCase(), now.getTime()],
+    );
+    return rows.map(toRevokedCertificate);
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

@@ -8,6 +8,7 @@ import type {
   CertificateRecord,
   ConsumeResult,
   Revocation,
+  RevokedCertificate,
   Runtime,
   TokenPurpose,
   TokenRecord,
@@ -79,6 +80,10 @@ export function tokenValues(t: TokenRecord): Value[] {
     ms(t.usedAt),
     t.labels === null ? null : JSON.stringify(t.labels),
   ];
+}
+
+export function toRevokedCertificate(row: Row): RevokedCertificate {
+  return { serial: String(row.serial), revokedAt: date(row.revoked_at) };
 }
 
 export function toCertificate(row: Row): CertificateRecord {

@@ -17,6 +17,7 @@ import {
   toAudit,
   toCertificate,
   toRevocation,
+  toRevokedCertificate,
   toRuntime,
   toToken,
   tokenValues,
@@ -27,6 +28,7 @@ import type {
   CertificateRecord,
   ConsumeResult,
   Revocation,
+  RevokedCertificate,
   Runtime,
   Store,
   TokenPurpose,
@@ -221,6 +223,18 @@ export class SqliteStore implements Store {
             runtimeId,
           );
     return rows.map(toRevocation);
+  }
+
+  async countRevocations(): Promise<number> {
+    return Number(this.#get("SELECT count(*) AS n FROM revocations")?.n);
+  }
+
+  async listRevokedCertificates(issuerSha256: string, now: Date): Promise<RevokedCertificate[]> {
+    return this.#all(
+      "SELECT c.serial, r.revoked_at FROM revocations r JOIN certificates c ON c.sha256 = r.sha256 WHERE c.issuer_sha256 = ? AND c.not_after > ? ORDER BY r.revoked_at, c.serial",
+      issuerSha256.toLowerCase(),
+      now.getTime(),
+    ).map(toRevokedCertificate);
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

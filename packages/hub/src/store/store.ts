@@ -57,6 +57,11 @@ export interface Revocation {
   reason: string;
 }
 
+export interface RevokedCertificate {
+  serial: string;
+  revokedAt: Date;
+}
+
 export interface AuditEvent {
   at: Date;
   /** e.g. token.issued, token.used, token.refused, certificate.issued, certificate.renewed, certificate.refused, certificate.revoked */
@@ -121,6 +126,14 @@ export interface Store {
   getRevocation(sha256: string): Promise<Revocation | undefined>;
   /** Oldest first; with a runtime id, only revocations of certificates recorded for that runtime. */
   listRevocations(runtimeId?: string): Promise<Revocation[]>;
+
+  /**
+   * How many revocations exist. Revocations are never removed, so a change of this number is a new
+   * revocation: the CRL cache compares it instead of re-reading the list.
+   */
+  countRevocations(): Promise<number>;
+  /** The revoked certificates a CA issued that have not expired at `now`, for its CRL; oldest revocation first. */
+  listRevokedCertificates(issuerSha256: string, now: Date): Promise<RevokedCertificate[]>;
 
   appendAudit(event: AuditEvent): Promise<void>;
   /** Newest first; `limit` defaults to 1000. */

@@ -18,6 +18,7 @@ import { errorBodySchema } from "./errors.ts";
 import {
   certificatesResponseSchema,
   csrInfoSchema,
+  crlParamsSchema,
   csrRequestSchema,
   managementInfoSchema,
   tokenQuerySchema,
@@ -84,6 +85,11 @@ const empty = (description: string) => ({ description, type: "null" });
 const text = (description: string, contentType: string) => ({
   description,
   content: { [contentType]: { schema: { type: "string" } } },
+});
+
+const binary = (description: string, contentType: string) => ({
+  description,
+  content: { [contentType]: { schema: { type: "string", format: "binary" } } },
 });
 
 const mtlsNote = "Requires a client certificate issued by the hub (mutual TLS).";
@@ -162,6 +168,27 @@ export const routes = {
       description: mtlsNote,
       tags: ["management"],
       response: { 201: empty("Revoked."), ...mtlsErrors },
+    },
+  },
+  crl: {
+    method: "GET",
+    path: "/v1/crl/:issuer.crl",
+    listener: "external",
+    auth: "none",
+    decoding: "json",
+    schema: {
+      operationId: "getCrl",
+      summary: "The CRL of a trusted hub CA, as its certificates' CRL Distribution Point names it",
+      description:
+        "DER, signed by that CA. Answers `304` to `If-None-Match` with its ETag or `If-Modified-Since` its thisUpdate.",
+      tags: ["revocation"],
+      params: crlParamsSchema,
+      response: {
+        200: binary("The CRL (DER).", "application/pkix-crl"),
+        304: empty("Not modified since the copy the client holds."),
+        400: error("Not a SHA-256."),
+        404: error("No trusted hub CA has this SHA-256."),
+      },
     },
   },
   apiRoot: {

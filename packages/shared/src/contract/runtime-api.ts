@@ -132,6 +132,24 @@ export const csrRequestSchema = {
   properties: { csr: { type: "string", description: "Base64 of the PEM certificate signing request." } },
 } as const;
 
+/** Which CA's CRL: the SHA-256 of the CA certificate's DER, as in the CRL Distribution Point. */
+export interface CrlParams {
+  issuer: string;
+}
+
+export const crlParamsSchema = {
+  $id: "CrlParams",
+  type: "object",
+  required: ["issuer"],
+  properties: {
+    issuer: {
+      type: "string",
+      pattern: "^[0-9a-f]{64}$",
+      description: "SHA-256 (lower-case hex) of the CA certificate's DER.",
+    },
+  },
+} as const;
+
 /** Query of the token routes. `token` is not required: its absence is a 403 with a Kyma message. */
 export interface TokenQuery {
   token?: string;
