@@ -287,4 +287,18 @@ t.test("the curl walkthroughs of README.md and docs/hub.md run as written", asyn
   t.match(docs, /^201$/m, "docs/hub.md: revoked");
   t.match(docs, /\{"code":403,"error":"Certificate has been revoked\."\}$/, "docs/hub.md: refused after");
   t.equal(readFileSync(join(cwd, "renewed.crt"), "utf8").match(/BEGIN CERTIFICATE/g)?.length, 2, "renewed");
+
+  // The CRL lines of docs/hub.md, in the same shell as the walkthrough that revoked runtime.crt
+  // (openssl verify exits 2 for a revoked certificate).
+  const crl = await promisify(execFile)(
+    "bash",
+    ["-uo", "pipefail", "-c", `HUB_DIR=.tether/hub\n${walkthrough("docs/hub.md", "### Revocation lists")}`],
+    { cwd },
+  ).catch((failure: { stdout: string; stderr: string }) => failure);
+  t.match(crl.stderr, /verify OK/, "docs/hub.md: openssl crl -verify accepts the CRL");
+  t.match(
+    `${crl.stdout}${crl.stderr}`,
+    /certificate revoked/,
+    "docs/hub.md: openssl verify -crl_check: revoked",
+  );
 });
