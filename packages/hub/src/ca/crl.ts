@@ -1,6 +1,6 @@
 /**
  * Each trusted CA's CRL (issue [wire]): generated on demand, then served from memory until a
- * certificate is revoked (the store's revocation count changes, whichever replica revoked it) or
+ * certificate is revoked (the store's revocation stamp moves, whichever replica revoked it) or
  * half of `--crl-validity` has passed, so a fleet's hundred thousand entries are signed once per
  * change, not per request. The CRL number is thisUpdate in milliseconds, kept growing in a process:
  * replicas that build a CRL at the same moment from the same store build the same list.
@@ -19,7 +19,7 @@ export interface PublishedCrl {
 }
 
 interface Cached extends PublishedCrl {
-  revocations: number;
+  stamp: number;
   refreshAt: number;
 }
 
@@ -30,7 +30,7 @@ export class CrlPublisher {
   readonly #validityMs: number;
   readonly #cache = new Map<string, Cached>();
   /** One generation at a time per CA; concurrent requests wait for it. */
-  readonly #building = new Map<string, { revocations: number; crl: Promise<Cached> }>();
+  readonly #building = new Map<string, { stamp: number; crl: Promise<Cached> }>();
   #lastNumber = 0n;
 
   constructor(options: { keyring: CaKeyring; store: Store; clock: Clock; validityMs: number }) {
@@ -44,19 +44,19 @@ export class CrlPublisher {
   async crl(caSha256: string): Promise<PublishedCrl | undefined> {
     const ca = this.#keyring.trusted.find((candidate) => candidate.sha256 === caSha256.toLowerCase());
     if (ca === undefined) return undefined;
-    const revocations = await this.#store.countRevocations();
+    const stamp = await this.#store.revocationStamp();
     const cached = this.#cache.get(ca.sha256);
-    if (cached?.revocations === revocations && this.#clock.now().getTime() < cached.refreshAt) return cached;
+    if (cached?.stamp === stamp && this.#clock.now().getTime() < cached.refreshAt) return cached;
     const building = this.#building.get(ca.sha256);
-    if (building?.revocations === revocations) return building.crl;
-    const crl = this.#build(ca, revocations).finally(() => {
+    if (building?.stamp === stamp) return building.crl;
+    const crl = this.#build(ca, stamp).finally(() => {
       if (this.#building.get(ca.sha256)?.crl === crl) this.#building.delete(ca.sha256);
     });
-    this.#building.set(ca.sha256, { revocations, crl });
+    this.#building.set(ca.sha256, { stamp, crl });
     return crl;
   }
 
-  async #build(ca: CertificateAuthority, revocations: number): Promise<Cached> {
+  async #build(ca: CertificateAuthority, stamp: number): Promise<Cached> {
     // Whole seconds: that is all the CRL and the Last-Modified header can say.
     const thisUpdate = new Date(Math.floor(this.#clock.now().getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.#validityMs);
@@ -70,7 +70,7 @@ export class CrlPublisher {
       etag: `"${createHash("sha256").update(der).digest("base64url").slice(0, 27)}"`,
       thisUpdate,
       nextUpdate,
-      revocations,
+      stamp,
       refreshAt: thisUpdate.getTime() + this.#validityMs / 2,
     };
     this.#cache.set(ca.sha256, built);

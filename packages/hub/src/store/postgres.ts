@@ -212,7 +212,7 @@ export class PostgresStore implements Store {
     return rows.map(toRevocation);
   }
 
-  async countRevocations(): Promise<number> {
+  async revocationStamp(): Promise<number> {
     return Number((await this.#query("SELECT count(*) AS n FROM revocations"))[0]?.n);
   }
 

@@ -128,10 +128,11 @@ export interface Store {
   listRevocations(runtimeId?: string): Promise<Revocation[]>;
 
   /**
-   * How many revocations exist. Revocations are never removed, so a change of this number is a new
-   * revocation: the CRL cache compares it instead of re-reading the list.
+   * A number that grows with every new revocation (revocations are never removed): the CRL cache
+   * compares it instead of re-reading the list. SQLite answers from the table's last rowid,
+   * PostgreSQL counts.
    */
-  countRevocations(): Promise<number>;
+  revocationStamp(): Promise<number>;
   /** The revoked certificates a CA issued that have not expired at `now`, for its CRL; oldest revocation first. */
   listRevokedCertificates(issuerSha256: string, now: Date): Promise<RevokedCertificate[]>;
 
