@@ -11,6 +11,7 @@ import { ErrorMessages } from "@tether/shared/contract";
 import { trustBundlePem, type CaKeyring } from "@tether/shared/pki";
 import { systemClock, type Clock } from "@tether/shared/time";
 import { Audit } from "./audit.ts";
+import { CrlPublisher } from "./ca/crl.ts";
 import { Issuer } from "./ca/issuer.ts";
 import type { ServingCertificate, ServingCredentials } from "./ca/serving.ts";
 import type { HubConfig } from "./config.ts";
@@ -21,6 +22,7 @@ import { HubMetrics } from "./metrics.ts";
 import { ClientAuthenticator } from "./mtls/client-identity.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import type { HubContext } from "./routes/context.ts";
+import { crlRoutes } from "./routes/crl.ts";
 import { enrolmentRoutes } from "./routes/enrolment.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { managementRoutes } from "./routes/management.ts";
@@ -55,6 +57,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   const metrics = deps.metrics ?? new HubMetrics();
   metrics.setKeyring(keyring);
   const audit = new Audit(store, clock, logger);
+  const urls = new PublicUrls(config.publicUrl);
   const context: HubContext = {
     config,
     store,
@@ -72,9 +75,11 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
       metrics,
       keyAlgorithm: config.keyAlgorithm,
       validityMs: config.certValidityMs,
+      crlUrl: (caSha256) => urls.crl(caSha256),
     }),
     clients: new ClientAuthenticator({ keyring, store, clock }),
-    urls: new PublicUrls(config.publicUrl),
+    crls: new CrlPublisher({ keyring, store, clock, validityMs: config.crlValidityMs }),
+    urls,
   };
 
   // The CA list sent in the handshake is the trust bundle, so that curl, Go and openssl clients offer
@@ -119,6 +124,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   // Each routes plugin is its own scope, so that its hooks (mTLS, admin token) apply to it alone.
   await external.register(enrolmentRoutes, context);
   await external.register(managementRoutes, context);
+  await external.register(crlRoutes, context);
   await external.register(healthRoutes, context);
   await external.register(openApiRoutes, context);
 

@@ -16,6 +16,7 @@ export type AuditType =
   | "certificate.refused"
   | "certificate.revoked"
   | "runtime.created"
+  | "runtime.labels.replaced"
   | "runtime.deleted";
 
 export class Audit {

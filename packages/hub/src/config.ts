@@ -30,6 +30,8 @@ export interface HubConfig {
   sans: string[];
   keyAlgorithm: KeyAlgorithm;
   certValidityMs: number;
+  /** thisUpdate to nextUpdate of the CRLs the hub publishes. */
+  crlValidityMs: number;
   /** Lifetime of a serving certificate the hub issues itself. */
   servingCertValidityMs: number;
   /** How often `--tls-cert`/`--tls-key` are checked for changes. */
@@ -78,6 +80,7 @@ const FLAGS = {
   },
   "key-algorithm": { type: "string", default: "rsa2048", help: keyAlgorithms.join(" | ") },
   "cert-validity": { type: "string", default: "30d", help: "lifetime of issued client certificates" },
+  "crl-validity": { type: "string", default: "24h", help: "thisUpdate to nextUpdate of each CA's CRL" },
   "serving-cert-validity": {
     type: "string",
     default: "90d",
@@ -191,6 +194,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       .filter((s) => s !== ""),
     keyAlgorithm: keyAlgorithm as KeyAlgorithm,
     certValidityMs: duration("cert-validity"),
+    crlValidityMs: duration("crl-validity"),
     servingCertValidityMs: duration("serving-cert-validity"),
     tlsReloadIntervalMs: duration("tls-reload-interval"),
     tokenTtlMs,

@@ -1,10 +1,11 @@
 /**
  * What both listeners share: the one error handler that gives every non-2xx answer the
- * `{"code": <status>, "error": "<message>"}` body (SPEC §2.2), a 404 in the same shape, a JSON parser
- * that accepts an empty body, connection draining on shutdown, and the request-duration metric.
+ * `{"code": <status>, "error": "<message>"}` body (SPEC §2.2), a 404 in the same shape, the body
+ * decoding of body-decoding.ts, connection draining on shutdown, and the request-duration metric.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ErrorMessages, type ErrorBody } from "@tether/shared/contract";
+import { ErrorMessages, type ErrorBody, type Listener } from "@tether/shared/contract";
+import { decodeBodies } from "./body-decoding.ts";
 import { HttpError } from "./errors.ts";
 import type { HubMetrics } from "./metrics.ts";
 
@@ -37,7 +38,7 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
 
 export function setupInstance(
   app: FastifyInstance,
-  options: { listener: string; metrics: HubMetrics; closing: () => boolean },
+  options: { listener: Listener; metrics: HubMetrics; closing: () => boolean },
 ): void {
   const { listener, metrics, closing } = options;
   app.setErrorHandler(handleError);
@@ -46,16 +47,7 @@ export function setupInstance(
     const path = request.url.split("?")[0];
     return reply.code(404).send({ code: 404, error: `Route ${request.method} ${path} not found.` });
   });
-
-  // Kyma clients POST revocations with an empty body, some with a JSON content type.
-  const json = app.getDefaultJsonParser("error", "error");
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    const text = body.toString();
-    if (text === "") done(null, undefined);
-    // The default parser is synchronous and calls done; its type also allows a promise.
-    else void json(request, text, done);
-  });
+  decodeBodies(app, listener);
 
   // Requests arriving on keep-alive connections after shutdown began are refused in the usual shape
   // (Fastify's own 503 has another body; app.ts turns it off), so that a client retries elsewhere.

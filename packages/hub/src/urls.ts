@@ -2,7 +2,7 @@
  * Every URL the hub hands out is absolute and built from `--public-url` (SPEC §2.2). Without one, the
  * base becomes `https://localhost:<port>` once the external listener knows its port (tests bind 0).
  */
-import { routes } from "@tether/shared/contract";
+import { fillPath, routes } from "@tether/shared/contract";
 
 export class PublicUrls {
   #base: string | undefined;
@@ -44,5 +44,10 @@ export class PublicUrls {
 
   get revocations(): string {
     return this.base + routes.revokeOwnCertificate.path;
+  }
+
+  /** The CRL of the CA with this SHA-256: the CRL Distribution Point of the certificates it issues. */
+  crl(caSha256: string): string {
+    return this.base + fillPath(routes.crl.path, { issuer: caSha256 });
   }
 }

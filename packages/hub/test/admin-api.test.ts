@@ -114,6 +114,48 @@ t.test("token creation", async (t) => {
   );
 });
 
+t.test("re-enrolment with labels replaces the runtime's labels when its token is used", async (t) => {
+  const hub = await startHub(t);
+  const tokens = `${hub.internalUrl}/v1/runtimes/tokens`;
+  const token = async (json: unknown) => {
+    const answer = await call<TokenResponse>(tokens, {
+      headers: adminHeaders(hub, { tenant: "acme", group: "prod" }),
+      json,
+    });
+    t.equal(answer.status, 201);
+    return answer.body.url;
+  };
+  const use = (url: string) => call(url, { dispatcher: hub.agent });
+  const labels = async () => (await hub.store.getRuntime("edge-7"))?.labels;
+  const replaced = async () =>
+    (await hub.store.listAudit({ runtimeId: "edge-7", type: "runtime.labels.replaced" })).map(
+      (e) => e.detail,
+    );
+
+  await use(await token({ runtime: "edge-7", labels: { env: "dev", zone: "a" } }));
+  t.same(await labels(), { env: "dev", zone: "a" }, "a new runtime gets its labels at once");
+  t.same(await replaced(), [], "and nothing is replaced when its token is used");
+
+  const relabel = await token({ runtime: "edge-7", labels: { env: "prod" } });
+  t.same(await labels(), { env: "dev", zone: "a" }, "an unused token changes nothing");
+  t.equal((await use(relabel)).status, 200);
+  t.same(await labels(), { env: "prod" }, "replaced, not merged, when the token is used");
+  t.same(await replaced(), [{ from: { env: "dev", zone: "a" }, to: { env: "prod" } }], "audited");
+  t.equal((await use(relabel)).status, 403, "a replayed token changes nothing");
+
+  await use(await token({ runtime: "edge-7" }));
+  t.same(await labels(), { env: "prod" }, "a token without labels leaves them");
+  await use(await token({ runtime: "edge-7", labels: { env: "prod" } }));
+  t.equal((await replaced()).length, 1, "the same labels again: nothing replaced, nothing audited");
+  await use(await token({ runtime: "edge-7", labels: {} }));
+  t.same(await labels(), {}, "empty labels clear them");
+
+  const refused = await token({ runtime: "edge-7", labels: { env: "staging" } });
+  await hub.store.deleteRuntime("edge-7", hub.clock.now());
+  t.equal((await use(refused)).status, 403, "a deleted runtime cannot enrol");
+  t.same(await labels(), {}, "nor be relabelled");
+});
+
 t.test("runtime registry, revocation by hash, delete", async (t) => {
   const hub = await startHub(t);
   const a = await enrol(t, hub, { runtime: "alpha" });

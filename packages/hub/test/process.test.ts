@@ -3,9 +3,11 @@
  * CLI, and the runtime flow with curl and an `openssl req` CSR; then a restart that loses nothing,
  * a SIGTERM that lets an in-flight request finish, and two hub processes sharing one PostgreSQL.
  */
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { promisify } from "node:util";
 import t from "tap";
 import { Agent, request } from "undici";
 import { parse as parseYaml } from "yaml";
@@ -255,3 +257,48 @@ t.test(
     );
   },
 );
+
+t.test("the curl walkthroughs of README.md and docs/hub.md run as written", async (t) => {
+  const root = new URL("../../../", import.meta.url);
+  const cwd = tempDir(t);
+  const external = await freePort();
+  const internal = await freePort();
+  const hub = await spawnHub(t, [], {
+    cwd,
+    env: { TETHER_HUB_LISTEN: `127.0.0.1:${external}`, TETHER_HUB_INTERNAL_LISTEN: `127.0.0.1:${internal}` },
+  });
+  t.teardown(() => hub.stop());
+  const walkthrough = (file: string, after: string) => {
+    const text = readFileSync(new URL(file, root), "utf8");
+    const block = /```sh\n([\s\S]*?)```/.exec(text.slice(text.indexOf(after)))?.[1] ?? "";
+    // Only the ports differ from a hub started with the defaults.
+    return block
+      .replaceAll("localhost:8443", `localhost:${external}`)
+      .replaceAll("127.0.0.1:8080", `127.0.0.1:${internal}`);
+  };
+  const bash = async (script: string) =>
+    (await promisify(execFile)("bash", ["-euo", "pipefail", "-c", script], { cwd })).stdout;
+
+  const readme = await bash(walkthrough("README.md", "exactly as a spoke does"));
+  t.match(json(readme), { clientIdentity: { tenant: "acme", group: "prod" } }, "README: management info");
+  const docs = await bash(walkthrough("docs/hub.md", "## The runtime API with curl"));
+  t.match(docs, /runtime\.crt: OK/, "docs/hub.md: openssl verify accepts the certificate");
+  t.match(docs, /"runtimeId"/, "docs/hub.md: management info");
+  t.match(docs, /^201$/m, "docs/hub.md: revoked");
+  t.match(docs, /\{"code":403,"error":"Certificate has been revoked\."\}$/, "docs/hub.md: refused after");
+  t.equal(readFileSync(join(cwd, "renewed.crt"), "utf8").match(/BEGIN CERTIFICATE/g)?.length, 2, "renewed");
+
+  // The CRL lines of docs/hub.md, in the same shell as the walkthrough that revoked runtime.crt
+  // (openssl verify exits 2 for a revoked certificate).
+  const crl = await promisify(execFile)(
+    "bash",
+    ["-uo", "pipefail", "-c", `HUB_DIR=.tether/hub\n${walkthrough("docs/hub.md", "### Revocation lists")}`],
+    { cwd },
+  ).catch((failure: { stdout: string; stderr: string }) => failure);
+  t.match(crl.stderr, /verify OK/, "docs/hub.md: openssl crl -verify accepts the CRL");
+  t.match(
+    `${crl.stdout}${crl.stderr}`,
+    /certificate revoked/,
+    "docs/hub.md: openssl verify -crl_check: revoked",
+  );
+});

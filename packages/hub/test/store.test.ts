@@ -28,6 +28,7 @@ function infoToken(hash: string) {
     createdAt: T0,
     expiresAt: new Date(T0.getTime() + 600_000),
     usedAt: null,
+    labels: null,
   };
 }
 

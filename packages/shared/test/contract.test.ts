@@ -259,6 +259,7 @@ t.test("the route table holds every SPEC route", async (t) => {
     "external POST /v1/runtimes/certificates/revocations mtls 201",
     "external GET /v1 none 301",
     "external GET /v1/api.yaml none 200",
+    "external GET /v1/crl/:issuer.crl none 200",
     "internal POST /v1/runtimes/tokens admin 201",
     "internal POST /v1/runtimes/certificates/revocations admin 201",
     "internal POST /v1/runtimes/:id/bootstrap-kubeconfig admin 200",
@@ -273,8 +274,24 @@ t.test("the route table holds every SPEC route", async (t) => {
     routeList.map((r) => `${r.listener} ${r.method} ${r.path} ${r.auth} ${success(r)}`).sort(),
     expected.sort(),
   );
-  t.equal(routesFor("external").length, 7);
+  t.equal(routesFor("external").length, 8);
   t.equal(routesFor("internal").length, 7);
+  t.same(
+    routeList
+      .filter((r) => r.decoding === "go")
+      .map((r) => `${r.listener} ${r.method} ${r.path}`)
+      .sort(),
+    [
+      "external GET /v1/runtimes/management/info",
+      "external GET /v1/runtimes/signingRequests/info",
+      "external POST /v1/runtimes/certificates",
+      "external POST /v1/runtimes/certificates/renewals",
+      "external POST /v1/runtimes/certificates/revocations",
+      "internal POST /v1/runtimes/certificates/revocations",
+      "internal POST /v1/runtimes/tokens",
+    ],
+    "Go-style decoding on exactly the routes Kyma's Connector Service has",
+  );
   const ids = routeList.map((r) => r.schema.operationId);
   t.equal(new Set(ids).size, ids.length, "operationIds are unique");
 

@@ -32,6 +32,8 @@ export interface IssuerOptions {
   metrics: HubMetrics;
   keyAlgorithm: KeyAlgorithm;
   validityMs: number;
+  /** Where the CRL of the CA with this SHA-256 is published. */
+  crlUrl: (caSha256: string) => string;
 }
 
 export class Issuer {
@@ -60,9 +62,10 @@ export class Issuer {
   }
 
   async issue(csr: ParsedCsr, runtimeId: string, kind: CertificateKind): Promise<CertificatesResponse> {
-    const { keyring, store, clock, audit, metrics, validityMs } = this.#options;
+    const { keyring, store, clock, audit, metrics, validityMs, crlUrl } = this.#options;
     const ca = keyring.active;
-    const issued = await issueCertificate({ csr, ca, validityMs, clock });
+    const crlDistributionPoint = crlUrl(ca.sha256);
+    const issued = await issueCertificate({ csr, ca, validityMs, clock, crlDistributionPoint });
     await store.recordCertificate({
       runtimeId,
       serial: issued.serial,

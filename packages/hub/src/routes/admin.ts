@@ -92,7 +92,8 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
       const { runtime: id = randomUUID(), labels = {}, ttl: ttlText } = request.body;
       const lifetime = ttl(ttlText, config.tokenTtlMs, MAX_TOKEN_TTL_MS);
       const runtime = await runtimeFor(id, tenant, group, labels);
-      const token = await tokens.issue("info", runtime.id, lifetime);
+      // Labels given for an existing runtime replace its labels when the token is used (enrolment.ts).
+      const token = await tokens.issue("info", runtime.id, lifetime, request.body.labels ?? null);
       const response: TokenResponse = { url: urls.csrInfo(token), token };
       return reply.code(201).send(response);
     },

@@ -7,6 +7,7 @@ import type { CertificateTemplate } from "@tether/shared/contract";
 import { formatSubject, type CaKeyring, type Subject } from "@tether/shared/pki";
 import type { Clock } from "@tether/shared/time";
 import type { Audit } from "../audit.ts";
+import type { CrlPublisher } from "../ca/crl.ts";
 import type { Issuer } from "../ca/issuer.ts";
 import type { ServingCertificate } from "../ca/serving.ts";
 import type { HubConfig } from "../config.ts";
@@ -25,6 +26,7 @@ export interface HubContext {
   tokens: TokenService;
   issuer: Issuer;
   clients: ClientAuthenticator;
+  crls: CrlPublisher;
   audit: Audit;
   metrics: HubMetrics;
   urls: PublicUrls;

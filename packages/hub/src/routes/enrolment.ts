@@ -22,11 +22,18 @@ declare module "fastify" {
   }
 }
 
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return (
+    keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && b[key] === a[key])
+  );
+}
+
 /** An empty `token` is no token. */
 const given = (token: string | undefined): string | undefined => (token === "" ? undefined : token);
 
 export const enrolmentRoutes: HubRoutes = (app, ctx, done) => {
-  const { tokens, store, config, urls, issuer } = ctx;
+  const { tokens, store, config, urls, issuer, audit } = ctx;
   const rateLimit = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs };
   const csrToken = requestValue<CsrToken>("csrToken");
   app.decorateRequest("csrToken", { getter: csrToken.getter });
@@ -51,6 +58,13 @@ export const enrolmentRoutes: HubRoutes = (app, ctx, done) => {
       else if (bootstrap !== undefined) record = await tokens.consume(bootstrap, "bootstrap");
       else throw tokenNotProvided();
       const runtime = await enrollableRuntime(record.runtimeId);
+      if (record.labels !== null && !sameLabels(record.labels, runtime.labels)) {
+        await store.setRuntimeLabels(runtime.id, record.labels);
+        await audit.record("runtime.labels.replaced", runtime.id, {
+          from: runtime.labels,
+          to: record.labels,
+        });
+      }
       const csrToken = await tokens.issue("csr", runtime.id, config.tokenTtlMs);
       return {
         csrUrl: urls.csr(csrToken),

@@ -43,6 +43,7 @@ function token(purpose: TokenPurpose, overrides: Partial<TokenRecord> = {}): Tok
     createdAt: T0,
     expiresAt: at(600),
     usedAt: null,
+    labels: null,
     ...overrides,
   };
 }
@@ -92,6 +93,9 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     );
     await store.touchRuntime(a.id, at(42));
     t.same((await store.getRuntime(a.id))?.lastSeenAt, at(42));
+    await store.setRuntimeLabels(a.id, { region: "us-2" });
+    t.same((await store.getRuntime(a.id))?.labels, { region: "us-2" }, "labels replaced, not merged");
+    t.same((await store.getRuntime(b.id))?.labels, b.labels, "other runtimes keep theirs");
   });
 
   t.test("deleteRuntime marks it deleted and revokes every certificate it has", async (t) => {
@@ -122,6 +126,19 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.same(await store.peekToken(info.hash, "info", at(600)), { ok: false, reason: "expired" });
     t.same(await store.peekToken(info.hash.toUpperCase(), "info", T0), { ok: true, token: info });
     t.same(await store.peekToken(info.hash, "info", T0), { ok: true, token: info }, "peeking twice is fine");
+    const relabel = token("info", { labels: { region: "eu-2", empty: "" } });
+    await store.putToken(relabel);
+    t.same(await store.consumeToken(relabel.hash, "info", T0), {
+      ok: true,
+      token: { ...relabel, usedAt: T0 },
+    });
+    const clear = token("info", { labels: {} });
+    await store.putToken(clear);
+    t.same(
+      await store.peekToken(clear.hash, "info", T0),
+      { ok: true, token: clear },
+      "no labels ({}) stays distinct from labels left alone (null)",
+    );
   });
 
   t.test("tokens: a one-time token is used once, never after expiry or for another purpose", async (t) => {
@@ -241,6 +258,37 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.equal(await store.getRevocation("0".repeat(64)), undefined);
     t.ok((await store.listRevocations()).some((r) => r.sha256 === sha));
     t.same(await store.listRevocations("nobody"), []);
+  });
+
+  t.test("revocations for a CRL: counted, listed per issuing CA while unexpired", async (t) => {
+    const store = await use(t);
+    const issuer = hex(unique("ca"));
+    const id = unique("rt");
+    const live = certificate(id, { issuerSha256: issuer, serial: "0A01" });
+    const later = certificate(id, { issuerSha256: issuer, serial: "0A02" });
+    const expired = certificate(id, { issuerSha256: issuer, serial: "0A03", notAfter: at(10) });
+    const notRevoked = certificate(id, { issuerSha256: issuer, serial: "0A04" });
+    const otherCa = certificate(id, { serial: "0A05" });
+    for (const c of [live, later, expired, notRevoked, otherCa]) await store.recordCertificate(c);
+    const before = await store.revocationStamp();
+    await store.revoke({ sha256: later.sha256, revokedAt: at(5), reason: "admin" });
+    await store.revoke({ sha256: live.sha256, revokedAt: at(3), reason: "runtime request" });
+    await store.revoke({ sha256: expired.sha256, revokedAt: at(4), reason: "admin" });
+    await store.revoke({ sha256: otherCa.sha256, revokedAt: at(4), reason: "admin" });
+    const after = await store.revocationStamp();
+    t.ok(after > before, "every new revocation moves the stamp");
+    await store.revoke({ sha256: live.sha256, revokedAt: at(6), reason: "again" });
+    t.equal(await store.revocationStamp(), after, "a repeated one does not");
+    t.same(
+      await store.listRevokedCertificates(issuer.toUpperCase(), at(20)),
+      [
+        { serial: "0A01", revokedAt: at(3) },
+        { serial: "0A02", revokedAt: at(5) },
+      ],
+      "this CA's, unexpired, oldest revocation first",
+    );
+    t.equal((await store.listRevokedCertificates(issuer, at(5))).length, 3, "expired ones until they expire");
+    t.same(await store.listRevokedCertificates(hex("nobody"), at(20)), []);
   });
 
   t.test("audit: appended events come back newest first, filtered and limited", async (t) => {

@@ -58,6 +58,12 @@ CREATE INDEX audit_at ON audit (at);`,
 CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, type TEXT NOT NULL, runtime_id TEXT, detail TEXT NOT NULL);
 CREATE INDEX audit_at ON audit (at);`,
   },
+  {
+    version: 2,
+    description: "tokens carry the labels a re-enrolment gives its runtime",
+    sqlite: "ALTER TABLE tokens ADD COLUMN labels TEXT",
+    postgres: "ALTER TABLE tokens ADD COLUMN labels TEXT",
+  },
 ];
 
 export const MIGRATIONS_TABLE =

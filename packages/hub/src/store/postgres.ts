@@ -14,6 +14,7 @@ import {
   toAudit,
   toCertificate,
   toRevocation,
+  toRevokedCertificate,
   toRuntime,
   toToken,
   tokenValues,
@@ -24,6 +25,7 @@ import type {
   CertificateRecord,
   ConsumeResult,
   Revocation,
+  RevokedCertificate,
   Runtime,
   Store,
   TokenPurpose,
@@ -117,6 +119,10 @@ export class PostgresStore implements Store {
     return (await this.#query("SELECT * FROM runtimes ORDER BY created_at, id")).map(toRuntime);
   }
 
+  async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
+    await this.#query("UPDATE runtimes SET labels = $1 WHERE id = $2", [JSON.stringify(labels), id]);
+  }
+
   async touchRuntime(id: string, at: Date): Promise<void> {
     await this.#query("UPDATE runtimes SET last_seen_at = $1 WHERE id = $2", [at.getTime(), id]);
   }
@@ -138,7 +144,7 @@ export class PostgresStore implements Store {
 
   async putToken(token: TokenRecord): Promise<void> {
     await this.#query(
-      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES ($1, $2, $3, $4, $5, $6, $7)",
       tokenValues(token),
     );
   }
@@ -204,6 +210,18 @@ export class PostgresStore implements Store {
             [runtimeId],
           );
     return rows.map(toRevocation);
+  }
+
+  async revocationStamp(): Promise<number> {
+    return Number((await this.#query("SELECT count(*) AS n FROM revocations"))[0]?.n);
+  }
+
+  async listRevokedCertificates(issuerSha256: string, now: Date): Promise<RevokedCertificate[]> {
+    const rows = await this.#query(
+      "SELECT c.serial, r.revoked_at FROM revocations r JOIN certificates c ON c.sha256 = r.sha256 WHERE c.issuer_sha256 = $1 AND c.not_after > $2 ORDER BY r.revoked_at, c.serial",
+      [issuerSha256.toLowerCase(), now.getTime()],
+    );
+    return rows.map(toRevokedCertificate);
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

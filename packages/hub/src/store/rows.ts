@@ -8,6 +8,7 @@ import type {
   CertificateRecord,
   ConsumeResult,
   Revocation,
+  RevokedCertificate,
   Runtime,
   TokenPurpose,
   TokenRecord,
@@ -65,11 +66,24 @@ export function toToken(row: Row): TokenRecord {
     createdAt: date(row.created_at),
     expiresAt: date(row.expires_at),
     usedAt: maybeDate(row.used_at),
+    labels: typeof row.labels === "string" ? (JSON.parse(row.labels) as Record<string, string>) : null,
   };
 }
 
 export function tokenValues(t: TokenRecord): Value[] {
-  return [t.hash.toLowerCase(), t.purpose, t.runtimeId, ms(t.createdAt), ms(t.expiresAt), ms(t.usedAt)];
+  return [
+    t.hash.toLowerCase(),
+    t.purpose,
+    t.runtimeId,
+    ms(t.createdAt),
+    ms(t.expiresAt),
+    ms(t.usedAt),
+    t.labels === null ? null : JSON.stringify(t.labels),
+  ];
+}
+
+export function toRevokedCertificate(row: Row): RevokedCertificate {
+  return { serial: String(row.serial), revokedAt: date(row.revoked_at) };
 }
 
 export function toCertificate(row: Row): CertificateRecord {

@@ -17,6 +17,7 @@ import {
   toAudit,
   toCertificate,
   toRevocation,
+  toRevokedCertificate,
   toRuntime,
   toToken,
   tokenValues,
@@ -27,6 +28,7 @@ import type {
   CertificateRecord,
   ConsumeResult,
   Revocation,
+  RevokedCertificate,
   Runtime,
   Store,
   TokenPurpose,
@@ -125,6 +127,10 @@ export class SqliteStore implements Store {
     return this.#all("SELECT * FROM runtimes ORDER BY created_at, id").map(toRuntime);
   }
 
+  async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
+    this.#db.prepare("UPDATE runtimes SET labels = ? WHERE id = ?").run(JSON.stringify(labels), id);
+  }
+
   async touchRuntime(id: string, at: Date): Promise<void> {
     this.#db.prepare("UPDATE runtimes SET last_seen_at = ? WHERE id = ?").run(at.getTime(), id);
   }
@@ -147,7 +153,7 @@ export class SqliteStore implements Store {
   async putToken(token: TokenRecord): Promise<void> {
     this.#db
       .prepare(
-        "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES (?, ?, ?, ?, ?, ?, ?)",
       )
       .run(...(tokenValues(token) as (string | number | null)[]));
   }
@@ -217,6 +223,19 @@ export class SqliteStore implements Store {
             runtimeId,
           );
     return rows.map(toRevocation);
+  }
+
+  async revocationStamp(): Promise<number> {
+    // Rows are only ever added, so the last rowid grows with each; a count would scan the table.
+    return Number(this.#get("SELECT coalesce(max(rowid), 0) AS n FROM revocations")?.n);
+  }
+
+  async listRevokedCertificates(issuerSha256: string, now: Date): Promise<RevokedCertificate[]> {
+    return this.#all(
+      "SELECT c.serial, r.revoked_at FROM revocations r JOIN certificates c ON c.sha256 = r.sha256 WHERE c.issuer_sha256 = ? AND c.not_after > ? ORDER BY r.revoked_at, c.serial",
+      issuerSha256.toLowerCase(),
+      now.getTime(),
+    ).map(toRevokedCertificate);
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

@@ -18,6 +18,8 @@ export interface TokenRecord {
   expiresAt: Date;
   /** The `now` of the one successful `consumeToken`; always null for reusable (bootstrap, admin) tokens. */
   usedAt: Date | null;
+  /** Labels an info token gives its runtime when it is used (re-enrolment); null leaves them as they are. */
+  labels: Record<string, string> | null;
 }
 
 export interface Runtime {
@@ -55,6 +57,11 @@ export interface Revocation {
   reason: string;
 }
 
+export interface RevokedCertificate {
+  serial: string;
+  revokedAt: Date;
+}
+
 export interface AuditEvent {
   at: Date;
   /** e.g. token.issued, token.used, token.refused, certificate.issued, certificate.renewed, certificate.refused, certificate.revoked */
@@ -85,6 +92,8 @@ export interface Store {
   getRuntime(id: string): Promise<Runtime | undefined>;
   /** Every runtime, deleted ones included, oldest first. */
   listRuntimes(): Promise<Runtime[]>;
+  /** Replaces the runtime's labels; nothing happens for an unknown id. */
+  setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void>;
   /** Records `at` as `lastSeenAt`; nothing happens for an unknown id. */
   touchRuntime(id: string, at: Date): Promise<void>;
   /**
@@ -117,6 +126,15 @@ export interface Store {
   getRevocation(sha256: string): Promise<Revocation | undefined>;
   /** Oldest first; with a runtime id, only revocations of certificates recorded for that runtime. */
   listRevocations(runtimeId?: string): Promise<Revocation[]>;
+
+  /**
+   * A number that grows with every new revocation (revocations are never removed): the CRL cache
+   * compares it instead of re-reading the list. SQLite answers from the table's last rowid,
+   * PostgreSQL counts.
+   */
+  revocationStamp(): Promise<number>;
+  /** The revoked certificates a CA issued that have not expired at `now`, for its CRL; oldest revocation first. */
+  listRevokedCertificates(issuerSha256: string, now: Date): Promise<RevokedCertificate[]>;
 
   appendAudit(event: AuditEvent): Promise<void>;
   /** Newest first; `limit` defaults to 1000. */

@@ -49,6 +49,7 @@ export async function ensureAdminToken(options: {
         createdAt: now,
         expiresAt,
         usedAt: null,
+        labels: null,
       });
     } catch (error) {
       // Replicas started with the same --admin-token race to insert it; one insert is enough.

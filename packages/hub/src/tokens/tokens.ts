@@ -42,8 +42,16 @@ export class TokenService {
     this.#metrics = options.metrics;
   }
 
-  /** Mints and stores a token; returns its text, which exists nowhere else from now on. */
-  async issue(purpose: TokenPurpose, runtimeId: string, ttlMs: number): Promise<string> {
+  /**
+   * Mints and stores a token; returns its text, which exists nowhere else from now on. `labels`: what
+   * an info token gives its runtime when it is used (re-enrolment), if anything.
+   */
+  async issue(
+    purpose: TokenPurpose,
+    runtimeId: string,
+    ttlMs: number,
+    labels: Record<string, string> | null = null,
+  ): Promise<string> {
     const token = mintToken();
     const now = this.#clock.now();
     const expiresAt = new Date(now.getTime() + ttlMs);
@@ -54,6 +62,7 @@ export class TokenService {
       createdAt: now,
       expiresAt,
       usedAt: null,
+      labels,
     });
     this.#metrics.tokens.inc({ purpose, result: "issued" });
     // The admin token is not a runtime's: auditing it would only say that the hub started.

@@ -31,11 +31,16 @@ export const tokenHeadersSchema = {
 export interface TokenRequest {
   /** Re-enrol this runtime (same CN); without it the hub creates a runtime with a generated id. */
   runtime?: string;
+  /**
+   * A new runtime's labels; for an existing runtime they replace its labels when the token is used
+   * (audited). Without them an existing runtime keeps its labels.
+   */
   labels?: Record<string, string>;
   /** Token lifetime, e.g. "10m"; the hub caps it at 24h. */
   ttl?: string;
 }
 
+/** tether's own addition to Kyma's token route: closed, and its keys match exactly. */
 export const tokenRequestSchema = {
   $id: "TokenRequest",
   type: "object",
@@ -63,11 +68,12 @@ export interface RevocationByHashRequest {
   hash: string;
 }
 
+/** Open, as Kyma's: the hub matches `hash` as Go does (`{"Hash": ...}`) and ignores other keys. */
 export const revocationByHashRequestSchema = {
   $id: "RevocationByHashRequest",
+  description: 'The key matches case-insensitively ("Hash"); other keys are ignored.',
   type: "object",
   required: ["hash"],
-  additionalProperties: false,
   properties: { hash: sha256HexSchema },
 } as const;
 

@@ -18,6 +18,7 @@ import { errorBodySchema } from "./errors.ts";
 import {
   certificatesResponseSchema,
   csrInfoSchema,
+  crlParamsSchema,
   csrRequestSchema,
   managementInfoSchema,
   tokenQuerySchema,
@@ -42,12 +43,22 @@ export interface RouteSchema {
   readonly response: Readonly<Record<number, object>>;
 }
 
+/**
+ * How the hub reads a request body (SPEC §2.2, decoding). "go": the route is one Kyma's Connector
+ * Service has, and Kyma's Go clients call it with no Content-Type: the body is JSON whatever the
+ * Content-Type says, and an open body schema's keys match as Go's encoding/json matches struct
+ * fields (case-insensitively, unknown keys ignored); a closed schema (`additionalProperties: false`)
+ * holds tether's own additions and stays strict. "json": tether's own routes, `application/json` only.
+ */
+export type BodyDecoding = "go" | "json";
+
 export interface RouteSpec {
   readonly method: HttpMethod;
   /** Fastify syntax (`:id`); `fillPath` substitutes parameters. */
   readonly path: string;
   readonly listener: Listener;
   readonly auth: RouteAuth;
+  readonly decoding: BodyDecoding;
   readonly schema: RouteSchema;
 }
 
@@ -76,6 +87,11 @@ const text = (description: string, contentType: string) => ({
   content: { [contentType]: { schema: { type: "string" } } },
 });
 
+const binary = (description: string, contentType: string) => ({
+  description,
+  content: { [contentType]: { schema: { type: "string", format: "binary" } } },
+});
+
 const mtlsNote = "Requires a client certificate issued by the hub (mutual TLS).";
 
 export const routes = {
@@ -84,6 +100,7 @@ export const routes = {
     path: "/v1/runtimes/signingRequests/info",
     listener: "external",
     auth: "token",
+    decoding: "go",
     schema: {
       operationId: "getCsrInfo",
       summary: "Exchange a one-time token for CSR info and a CSR token",
@@ -99,6 +116,7 @@ export const routes = {
     path: "/v1/runtimes/certificates",
     listener: "external",
     auth: "token",
+    decoding: "go",
     schema: {
       operationId: "issueCertificate",
       summary: "Sign a CSR with the one-time token from csrUrl",
@@ -114,6 +132,7 @@ export const routes = {
     path: "/v1/runtimes/management/info",
     listener: "external",
     auth: "mtls",
+    decoding: "go",
     schema: {
       operationId: "getManagementInfo",
       summary: "Identity of the calling certificate and the renewal and revocation URLs",
@@ -127,6 +146,7 @@ export const routes = {
     path: "/v1/runtimes/certificates/renewals",
     listener: "external",
     auth: "mtls",
+    decoding: "go",
     schema: {
       operationId: "renewCertificate",
       summary: "Sign a CSR carrying the calling certificate's subject",
@@ -141,6 +161,7 @@ export const routes = {
     path: "/v1/runtimes/certificates/revocations",
     listener: "external",
     auth: "mtls",
+    decoding: "go",
     schema: {
       operationId: "revokeOwnCertificate",
       summary: "Revoke the calling certificate",
@@ -149,11 +170,33 @@ export const routes = {
       response: { 201: empty("Revoked."), ...mtlsErrors },
     },
   },
+  crl: {
+    method: "GET",
+    path: "/v1/crl/:issuer.crl",
+    listener: "external",
+    auth: "none",
+    decoding: "json",
+    schema: {
+      operationId: "getCrl",
+      summary: "The CRL of a trusted hub CA, as its certificates' CRL Distribution Point names it",
+      description:
+        "DER, signed by that CA. Answers `304` to `If-None-Match` with its ETag or `If-Modified-Since` its thisUpdate.",
+      tags: ["revocation"],
+      params: crlParamsSchema,
+      response: {
+        200: binary("The CRL (DER).", "application/pkix-crl"),
+        304: empty("Not modified since the copy the client holds."),
+        400: error("Not a SHA-256."),
+        404: error("No trusted hub CA has this SHA-256."),
+      },
+    },
+  },
   apiRoot: {
     method: "GET",
     path: "/v1",
     listener: "external",
     auth: "none",
+    decoding: "json",
     schema: {
       operationId: "getApiRoot",
       summary: "Redirect to the OpenAPI document",
@@ -166,6 +209,7 @@ export const routes = {
     path: "/v1/api.yaml",
     listener: "external",
     auth: "none",
+    decoding: "json",
     schema: {
       operationId: "getApiDocument",
       summary: "OpenAPI 3 document of the runtime API",
@@ -178,6 +222,7 @@ export const routes = {
     path: "/v1/runtimes/tokens",
     listener: "internal",
     auth: "admin",
+    decoding: "go",
     schema: {
       operationId: "createToken",
       summary: "Mint a one-time token URL for a new runtime, or to re-enrol one",
@@ -198,6 +243,7 @@ export const routes = {
     path: "/v1/runtimes/certificates/revocations",
     listener: "internal",
     auth: "admin",
+    decoding: "go",
     schema: {
       operationId: "revokeCertificateByHash",
       summary: "Revoke a certificate by the SHA-256 of its DER",
@@ -216,6 +262,7 @@ export const routes = {
     path: "/v1/runtimes/:id/bootstrap-kubeconfig",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "createBootstrapKubeconfig",
       summary: "A bootstrap kubeconfig carrying a new bootstrap token for this runtime",
@@ -236,6 +283,7 @@ export const routes = {
     path: "/v1/runtimes",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "listRuntimes",
       summary: "Every registered runtime",
@@ -249,6 +297,7 @@ export const routes = {
     path: "/v1/runtimes/:id",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "getRuntime",
       summary: "One runtime with its certificates and revocations",
@@ -263,6 +312,7 @@ export const routes = {
     path: "/v1/runtimes/:id",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "deleteRuntime",
       summary: "Delete a runtime and revoke every certificate it holds",
@@ -277,6 +327,7 @@ export const routes = {
     path: "/metrics",
     listener: "internal",
     auth: "admin",
+    decoding: "json",
     schema: {
       operationId: "getMetrics",
       summary: "Prometheus metrics",

@@ -121,13 +121,33 @@ export interface CsrRequest {
 
 /**
  * The body of issue and renewal. `csr` is only typed as a string here: a value that is not base64
- * must reach the handler, which answers with the exact Kyma message instead of a schema error.
+ * must reach the handler, which answers with the exact Kyma message instead of a schema error. Open,
+ * as Kyma's: the hub matches `csr` as Go does (`{"CSR": ...}`) and ignores other keys.
  */
 export const csrRequestSchema = {
   $id: "CsrRequest",
+  description: 'The key matches case-insensitively ("CSR"); other keys are ignored.',
   type: "object",
   required: ["csr"],
   properties: { csr: { type: "string", description: "Base64 of the PEM certificate signing request." } },
+} as const;
+
+/** Which CA's CRL: the SHA-256 of the CA certificate's DER, as in the CRL Distribution Point. */
+export interface CrlParams {
+  issuer: string;
+}
+
+export const crlParamsSchema = {
+  $id: "CrlParams",
+  type: "object",
+  required: ["issuer"],
+  properties: {
+    issuer: {
+      type: "string",
+      pattern: "^[0-9a-f]{64}$",
+      description: "SHA-256 (lower-case hex) of the CA certificate's DER.",
+    },
+  },
 } as const;
 
 /** Query of the token routes. `token` is not required: its absence is a 403 with a Kyma message. */

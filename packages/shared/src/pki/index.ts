@@ -14,6 +14,7 @@ export { checkKeyAllowed, checkSubject, keyStrength } from "./policy.ts";
 export { type CertificateAuthority, createSelfSignedCa, loadCa } from "./ca.ts";
 export { type CaKeyring, createKeyring, trustBundlePem } from "./keyring.ts";
 export { type IssuedCertificate, type IssueOptions, issueCertificate } from "./issue.ts";
+export { type CrlEntry, type CrlOptions, createCrl } from "./crl.ts";
 export { type ChainFailure, type ChainResult, type TrustedIssuer, verifyChain } from "./chain.ts";
 export { CLOCK_SKEW_MS } from "./validity.ts";
 export { sha256Fingerprint } from "./fingerprint.ts";

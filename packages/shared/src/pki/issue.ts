@@ -14,6 +14,7 @@ import { randomSerial, validityWindow } from "./validity.ts";
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
+  CRLDistributionPointsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
   KeyUsageFlags,
@@ -44,6 +45,8 @@ export interface IssueOptions {
   usage?: "client" | "server";
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** URL of the issuing CA's CRL, carried as the CRL Distribution Point. */
+  crlDistributionPoint?: string;
 }
 
 /** notAfter is now + validityMs, cut to the CA's own notAfter so a leaf never outlives its issuer. */
@@ -95,5 +98,8 @@ async function leafExtensions(opts: IssueOptions): Promise<Extension[]> {
     await SubjectKeyIdentifierExtension.create(opts.csr.spki),
     new AuthorityKeyIdentifierExtension(opts.ca.subjectKeyId),
     ...(names.length > 0 ? [new SubjectAlternativeNameExtension(names)] : []),
+    ...(opts.crlDistributionPoint === undefined
+      ? []
+      : [new CRLDistributionPointsExtension([opts.crlDistributionPoint])]),
   ];
 }

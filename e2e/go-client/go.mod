@@ -1,0 +1,3 @@
+module tether.dev/e2e/go-client
+
+go 1.22
