@@ -138,8 +138,10 @@ export class ConnectionController {
     await updateWithRetry(
       () => this.#o.kube.centralConnections.get(name),
       (current) => {
-        if (sameStatus(status, current.status)) return undefined;
-        current.status = status;
+        // status.rollouts belongs to the rollout controller: keep what the API server holds now.
+        const next = { ...status, rollouts: current.status?.rollouts };
+        if (sameStatus(next, current.status)) return undefined;
+        current.status = next;
         return current;
       },
       (next) => this.#o.kube.centralConnections.updateStatus(next),

@@ -133,8 +133,6 @@ export function connectionStatus(input: StatusInput): CentralConnectionStatus {
   status.failedAttempts = progress.failedAttempts;
   status.lastFailureTime = progress.lastFailureTime;
   status.nextAttemptTime = progress.nextAttemptTime;
-  // The rollout controller's own field (controllers/rollout/): kept as it is.
-  status.rollouts = previous?.rollouts;
   return status;
 }
 
