@@ -161,6 +161,77 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     );
   });
 
+  t.test("spendToken: the token and what it bought are committed together, or neither is", async (t) => {
+    const store = await use(t);
+    const info = token("info", { runtimeId: "rt-spend" });
+    await store.putToken(info);
+    const csr = token("csr", { runtimeId: "rt-spend" });
+    const event = { at: at(1), type: "token.used", runtimeId: "rt-spend", detail: { purpose: "info" } };
+    const spent = await store.spendToken(info.hash, "info", at(1), { token: csr, audit: [event] });
+    t.same(spent, { ok: true, token: { ...info, usedAt: at(1) } });
+    t.equal((await store.peekToken(csr.hash, "csr", at(2))).ok, true, "the bought token is stored");
+    t.same(await store.listAudit({ runtimeId: "rt-spend" }), [event], "with its audit event");
+    const again = token("csr", { runtimeId: "rt-spend" });
+    t.same(await store.spendToken(info.hash, "info", at(2), { token: again, audit: [event] }), {
+      ok: false,
+      reason: "used",
+    });
+    t.same(
+      await store.peekToken(again.hash, "csr", at(2)),
+      { ok: false, reason: "unknown" },
+      "a refused spend buys nothing",
+    );
+
+    // The purchase cannot be written (its certificate's hash exists): the spend is rolled back.
+    const existing = certificate("rt-spend");
+    await store.recordCertificate(existing);
+    await t.rejects(
+      store.spendToken(csr.hash, "csr", at(3), {
+        certificate: { ...existing, serial: "01" },
+        audit: [{ ...event, type: "certificate.issued" }],
+      }),
+    );
+    t.equal(
+      (await store.peekToken(csr.hash, "csr", at(3))).ok,
+      true,
+      "a failed purchase leaves the token usable",
+    );
+    t.equal((await store.listAudit({ type: "certificate.issued" })).length, 0, "and writes no audit event");
+    const fresh = certificate("rt-spend");
+    t.equal((await store.spendToken(csr.hash, "csr", at(4), { certificate: fresh, audit: [] })).ok, true);
+    t.same(await store.getCertificate(fresh.sha256), fresh, "the retry stores the certificate");
+  });
+
+  t.test("spendToken: a reusable token is checked, not used, and pays for each purchase", async (t) => {
+    const store = await use(t);
+    const boot = token("bootstrap", { expiresAt: at(86400) });
+    await store.putToken(boot);
+    for (const s of [1, 2]) {
+      const csr = token("csr");
+      t.equal((await store.spendToken(boot.hash, "bootstrap", at(s), { token: csr, audit: [] })).ok, true);
+      t.equal((await store.peekToken(csr.hash, "csr", at(s))).ok, true);
+    }
+    const late = token("csr");
+    t.same(await store.spendToken(boot.hash, "bootstrap", at(86400), { token: late, audit: [] }), {
+      ok: false,
+      reason: "expired",
+    });
+    t.same(await store.peekToken(late.hash, "csr", at(1)), { ok: false, reason: "unknown" });
+  });
+
+  t.test("spendToken: 30 concurrent spends of one token, exactly one purchase stored", async (t) => {
+    const store = await use(t);
+    const one = token("csr", { runtimeId: "rt-race" });
+    await store.putToken(one);
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        store.spendToken(one.hash, "csr", at(1), { certificate: certificate("rt-race"), audit: [] }),
+      ),
+    );
+    t.equal(results.filter((r) => r.ok).length, 1);
+    t.equal((await store.listCertificates("rt-race")).length, 1);
+  });
+
   if (factory.reopen) {
     const reopen = factory.reopen.bind(factory);
     t.test("tokens: two store instances on one database (two replicas), exactly one wins", async (t) => {

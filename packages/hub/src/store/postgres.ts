@@ -23,6 +23,7 @@ import type {
   AuditEvent,
   CertificateRecord,
   ConsumeResult,
+  Purchase,
   Revocation,
   Runtime,
   Store,
@@ -34,6 +35,17 @@ import { DuplicateRuntimeError } from "./errors.ts";
 /** Any constant; it only has to be the same for every replica of this schema. */
 const MIGRATION_LOCK_KEY = 0x7e7e_0001;
 const UNIQUE_VIOLATION = "23505";
+const INSERT_TOKEN =
+  "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_CERTIFICATE =
+  "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const INSERT_AUDIT = "INSERT INTO audit (at, type, runtime_id, detail) VALUES ($1, $2, $3, $4)";
+const auditValues = (event: AuditEvent) => [
+  event.at.getTime(),
+  event.type,
+  event.runtimeId,
+  JSON.stringify(event.detail),
+];
 
 export function openPostgresStore(url: string, options: { max?: number } = {}): PostgresStore {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
@@ -137,10 +149,7 @@ export class PostgresStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    await this.#query(
-      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
-      tokenValues(token),
-    );
+    await this.#query(INSERT_TOKEN, tokenValues(token));
   }
 
   async #readToken(hash: string): Promise<TokenRecord | undefined> {
@@ -154,19 +163,23 @@ export class PostgresStore implements Store {
 
   async consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
     if (isReusable(purpose)) return this.peekToken(hash, purpose, now);
-    const [row] = await this.#query(
+    return this.#useToken(this.#pool, hash, purpose, now);
+  }
+
+  async #useToken(db: pg.Pool | pg.PoolClient, hash: string, purpose: TokenPurpose, now: Date) {
+    const { rows } = await db.query<Row>(
       "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING *",
       [now.getTime(), hash.toLowerCase(), purpose],
     );
-    if (row) return { ok: true, token: toToken(row) };
-    return classifyToken(await this.#readToken(hash), purpose, now);
+    const [row] = rows;
+    if (row) return { ok: true as const, token: toToken(row) };
+    const [current] = (await db.query<Row>("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]))
+      .rows;
+    return classifyToken(current && toToken(current), purpose, now);
   }
 
   async recordCertificate(cert: CertificateRecord): Promise<void> {
-    await this.#query(
-      "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-      certificateValues(cert),
-    );
+    await this.#query(INSERT_CERTIFICATE, certificateValues(cert));
   }
 
   async getCertificate(sha256: string): Promise<CertificateRecord | undefined> {
@@ -207,12 +220,7 @@ export class PostgresStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    await this.#query("INSERT INTO audit (at, type, runtime_id, detail) VALUES ($1, $2, $3, $4)", [
-      event.at.getTime(),
-      event.type,
-      event.runtimeId,
-      JSON.stringify(event.detail),
-    ]);
+    await this.#query(INSERT_AUDIT, auditValues(event));
   }
 
   async listAudit(filter: { runtimeId?: string; type?: string; limit?: number } = {}): Promise<AuditEvent[]> {
@@ -221,5 +229,34 @@ export class PostgresStore implements Store {
       [filter.runtimeId ?? null, filter.type ?? null, filter.limit ?? AUDIT_DEFAULT_LIMIT],
     );
     return rows.map(toAudit);
+  }
+
+  async spendToken(
+    hash: string,
+    purpose: TokenPurpose,
+    now: Date,
+    purchase: Purchase,
+  ): Promise<ConsumeResult> {
+    return this.#transaction(async (client) => {
+      let result: ConsumeResult;
+      if (isReusable(purpose)) {
+        const [row] = (await client.query<Row>("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]))
+          .rows;
+        result = classifyToken(row && toToken(row), purpose, now);
+      } else {
+        result = await this.#useToken(client, hash, purpose, now);
+      }
+      if (!result.ok) return result;
+      if (purchase.token) {
+        await client.query(INSERT_TOKEN, tokenValues(purchase.token));
+      }
+      if (purchase.certificate) {
+        await client.query(INSERT_CERTIFICATE, certificateValues(purchase.certificate));
+      }
+      for (const event of purchase.audit) {
+        await client.query(INSERT_AUDIT, auditValues(event));
+      }
+      return result;
+    });
   }
 }

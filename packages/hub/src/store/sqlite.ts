@@ -26,6 +26,7 @@ import type {
   AuditEvent,
   CertificateRecord,
   ConsumeResult,
+  Purchase,
   Revocation,
   Runtime,
   Store,
@@ -59,6 +60,10 @@ export class SqliteStore implements Store {
     this.#db = db;
   }
 
+  /**
+   * Writes are only trusted once COMMIT returned: a disk error shows there, not in the statements
+   * before it. SQLite may already have rolled back a failed COMMIT; the first error is the one reported.
+   */
   #transaction<T>(work: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
@@ -66,7 +71,7 @@ export class SqliteStore implements Store {
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -145,6 +150,10 @@ export class SqliteStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
+    this.#insertToken(token);
+  }
+
+  #insertToken(token: TokenRecord): void {
     this.#db
       .prepare(
         "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -163,18 +172,29 @@ export class SqliteStore implements Store {
 
   async consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
     if (isReusable(purpose)) return this.peekToken(hash, purpose, now);
-    const row = this.#get(
-      "UPDATE tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
-      now.getTime(),
-      hash.toLowerCase(),
-      purpose,
-      now.getTime(),
-    );
+    return this.#useToken(hash, purpose, now);
+  }
+
+  /**
+   * `.all()`, never `.get()`: `.get()` stops after the first row, and SQLite commits the statement
+   * only when it runs to completion, so a failed commit (a WAL that cannot be written) would be
+   * swallowed while the row reads as used.
+   */
+  #useToken(hash: string, purpose: TokenPurpose, now: Date): ConsumeResult {
+    const [row] = this.#db
+      .prepare(
+        "UPDATE tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
+      )
+      .all(now.getTime(), hash.toLowerCase(), purpose, now.getTime());
     if (row) return { ok: true, token: toToken(row) };
     return classifyToken(this.#readToken(hash), purpose, now);
   }
 
   async recordCertificate(cert: CertificateRecord): Promise<void> {
+    this.#insertCertificate(cert);
+  }
+
+  #insertCertificate(cert: CertificateRecord): void {
     this.#db
       .prepare(
         "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -220,6 +240,10 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
+    this.#insertAudit(event);
+  }
+
+  #insertAudit(event: AuditEvent): void {
     this.#db
       .prepare("INSERT INTO audit (at, type, runtime_id, detail) VALUES (?, ?, ?, ?)")
       .run(event.at.getTime(), event.type, event.runtimeId, JSON.stringify(event.detail));
@@ -234,5 +258,23 @@ export class SqliteStore implements Store {
       filter.type ?? null,
       filter.limit ?? AUDIT_DEFAULT_LIMIT,
     ).map(toAudit);
+  }
+
+  async spendToken(
+    hash: string,
+    purpose: TokenPurpose,
+    now: Date,
+    purchase: Purchase,
+  ): Promise<ConsumeResult> {
+    return this.#transaction(() => {
+      const result = isReusable(purpose)
+        ? classifyToken(this.#readToken(hash), purpose, now)
+        : this.#useToken(hash, purpose, now);
+      if (!result.ok) return result;
+      if (purchase.token) this.#insertToken(purchase.token);
+      if (purchase.certificate) this.#insertCertificate(purchase.certificate);
+      for (const event of purchase.audit) this.#insertAudit(event);
+      return result;
+    });
   }
 }

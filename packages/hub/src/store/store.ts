@@ -64,6 +64,16 @@ export interface AuditEvent {
   detail: Record<string, unknown>;
 }
 
+/**
+ * What spending a one-time token bought: the token it was exchanged for, or the certificate issued
+ * with it, and their audit events. `spendToken` writes it in the transaction that uses the token.
+ */
+export interface Purchase {
+  token?: TokenRecord;
+  certificate?: CertificateRecord;
+  audit: AuditEvent[];
+}
+
 export type ConsumeResult =
   { ok: true; token: TokenRecord } | { ok: false; reason: "unknown" | "expired" | "used" | "wrong-purpose" };
 
@@ -121,4 +131,13 @@ export interface Store {
   appendAudit(event: AuditEvent): Promise<void>;
   /** Newest first; `limit` defaults to 1000. */
   listAudit(filter?: { runtimeId?: string; type?: string; limit?: number }): Promise<AuditEvent[]>;
+
+  /**
+   * Uses a token and stores what it bought in one transaction: both are committed or neither is, so
+   * after any failure (a full disk, a lost database, a killed process) the token is still usable and
+   * a retry succeeds once the store is back, and every used token has what it bought. One-time tokens
+   * are used exactly as by `consumeToken`; reusable ones are checked. Nothing is written when the
+   * token cannot be used.
+   */
+  spendToken(hash: string, purpose: TokenPurpose, now: Date, purchase: Purchase): Promise<ConsumeResult>;
 }
