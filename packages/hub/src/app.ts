@@ -25,6 +25,7 @@ import { enrolmentRoutes } from "./routes/enrolment.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { managementRoutes } from "./routes/management.ts";
 import { openApiRoutes, registerOpenApi } from "./routes/openapi.ts";
+import { guardStore } from "./store/guard.ts";
 import type { Store } from "./store/store.ts";
 import { TokenService } from "./tokens/tokens.ts";
 import { PublicUrls } from "./urls.ts";
@@ -49,7 +50,8 @@ export interface HubApp {
 }
 
 export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp> {
-  const { store, keyring, serving } = deps;
+  const { keyring, serving } = deps;
+  const store = guardStore(deps.store);
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const metrics = deps.metrics ?? new HubMetrics();

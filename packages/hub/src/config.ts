@@ -47,6 +47,8 @@ export interface HubConfig {
 }
 
 export const MAX_TOKEN_TTL_MS = 24 * 3_600_000;
+/** A bootstrap kubeconfig may wait in a provisioning pipeline, but not forever. */
+export const MAX_BOOTSTRAP_TOKEN_TTL_MS = 365 * 86_400_000;
 
 /** The flag table: name, type, default, help. `--help` prints it. */
 const FLAGS = {
@@ -89,7 +91,7 @@ const FLAGS = {
     help: "how often --tls-cert/--tls-key are checked",
   },
   "token-ttl": { type: "string", default: "10m", help: "one-time token lifetime (max 24h)" },
-  "bootstrap-token-ttl": { type: "string", default: "24h", help: "bootstrap token lifetime" },
+  "bootstrap-token-ttl": { type: "string", default: "24h", help: "bootstrap token lifetime (max 365d)" },
   "internal-auth": { type: "string", default: "bearer", help: "bearer | none (network-isolated only)" },
   "admin-token": { type: "string", help: "use this admin token instead of generating one" },
   "body-limit": { type: "string", default: "64KiB", help: "request body limit (B, KiB, MiB)" },
@@ -163,6 +165,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   const tokenTtlMs = duration("token-ttl");
   if (tokenTtlMs > MAX_TOKEN_TTL_MS) throw new ConfigError("--token-ttl: at most 24h");
+  const bootstrapTokenTtlMs = duration("bootstrap-token-ttl");
+  if (bootstrapTokenTtlMs > MAX_BOOTSTRAP_TOKEN_TTL_MS)
+    throw new ConfigError("--bootstrap-token-ttl: at most 365d");
   const rateLimitMax = Number(required("rate-limit"));
   if (!Number.isInteger(rateLimitMax) || rateLimitMax < 1) {
     throw new ConfigError("--rate-limit: a whole number of requests, at least 1");
@@ -194,7 +199,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     servingCertValidityMs: duration("serving-cert-validity"),
     tlsReloadIntervalMs: duration("tls-reload-interval"),
     tokenTtlMs,
-    bootstrapTokenTtlMs: duration("bootstrap-token-ttl"),
+    bootstrapTokenTtlMs,
     internalAuth,
     adminToken: get("admin-token"),
     bodyLimit: parseByteSize(required("body-limit")),

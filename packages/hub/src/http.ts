@@ -6,12 +6,14 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorMessages, type ErrorBody } from "@tether/shared/contract";
 import { HttpError } from "./errors.ts";
+import { StoreUnavailableError } from "./store/errors.ts";
 import type { HubMetrics } from "./metrics.ts";
 
 export function errorBody(error: FastifyError | HttpError | Error): ErrorBody {
   const fastifyError = error as Partial<FastifyError>;
   let code = 500;
   if (error instanceof HttpError) code = error.statusCode;
+  else if (error instanceof StoreUnavailableError) code = 503;
   else if (fastifyError.validation) code = 400;
   else if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400)
     code = fastifyError.statusCode;
@@ -20,6 +22,8 @@ export function errorBody(error: FastifyError | HttpError | Error): ErrorBody {
       return { code, error: ErrorMessages.bodyTooLarge };
     case 429:
       return { code, error: ErrorMessages.rateLimited };
+    case 503:
+      return { code, error: error instanceof HttpError ? error.message : ErrorMessages.storeUnavailable };
     case 500:
       // Internals (store, CA) stay in the log.
       return { code, error: "Internal server error." };

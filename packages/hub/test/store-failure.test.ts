@@ -8,16 +8,28 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import t, { type Test } from "tap";
 import { Agent } from "undici";
-import type { CsrInfo, TokenResponse } from "@tether/shared/contract";
+import { ErrorMessages, type CsrInfo, type TokenResponse } from "@tether/shared/contract";
 import { generateKeyPair, parseSubject } from "@tether/shared/pki";
 import { openStore } from "../src/store/open.ts";
 import { SQLITE_FILE } from "../src/store/sqlite.ts";
 import type { Store } from "../src/store/store.ts";
 import { hashToken } from "../src/tokens/tokens.ts";
-import { call, createToken, csrBody, startHub, tempDir, type TestHub } from "./helpers/hub.ts";
+import {
+  MANAGEMENT,
+  adminHeaders,
+  call,
+  createToken,
+  csrBody,
+  enrol,
+  errorBody,
+  startHub,
+  tempDir,
+  type TestHub,
+} from "./helpers/hub.ts";
 import { freshPostgresDatabase } from "./helpers/postgres.ts";
 import { freePort, spawnHub } from "./helpers/process.ts";
 
@@ -26,7 +38,12 @@ interface Breakable {
   store: Store;
   fail(table: "tokens" | "certificates"): Promise<void>;
   heal(table: "tokens" | "certificates"): Promise<void>;
+  /** Every write fails from now on (reads still work), until `writable`. */
+  readOnly(): Promise<void>;
+  writable(): Promise<void>;
 }
+
+const TABLES = ["runtimes", "tokens", "certificates", "revocations", "audit", "heartbeat"];
 
 async function sqliteBreakable(t: Test): Promise<Breakable> {
   const dir = tempDir(t);
@@ -43,14 +60,36 @@ async function sqliteBreakable(t: Test): Promise<Breakable> {
         `CREATE TRIGGER fail_${table} BEFORE INSERT ON ${table} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`,
       ),
     heal: async (table) => db.exec(`DROP TRIGGER fail_${table}`),
+    readOnly: async () => {
+      for (const table of TABLES) {
+        for (const op of ["INSERT", "UPDATE"]) {
+          db.exec(
+            `CREATE TRIGGER ro_${op}_${table} BEFORE ${op} ON ${table} BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`,
+          );
+        }
+      }
+    },
+    writable: async () => {
+      for (const table of TABLES)
+        for (const op of ["INSERT", "UPDATE"]) db.exec(`DROP TRIGGER ro_${op}_${table}`);
+    },
   };
 }
 
 async function postgresBreakable(t: Test): Promise<Breakable> {
   const url = await freshPostgresDatabase(t);
+  const name = new URL(url).pathname.slice(1);
   const store = await openStore({ url, dataDir: "/nonexistent" });
   const db = new pg.Client({ connectionString: url });
   await db.connect();
+  const others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+  /** Ends the hub's connections and waits until they are gone, so that its next query opens a new one. */
+  const cutConnections = async () => {
+    await db.query(`SELECT pg_terminate_backend(pid) ${others}`);
+    while (Number((await db.query<{ n: string }>(`SELECT count(*) AS n ${others}`)).rows[0]!.n) > 0) {
+      await sleep(10);
+    }
+  };
   t.teardown(async () => {
     await db.end();
     await store.close();
@@ -68,6 +107,16 @@ async function postgresBreakable(t: Test): Promise<Breakable> {
     heal: async (table) => {
       await db.query(`DROP TRIGGER fail_${table} ON ${table}`);
     },
+    // As after a failover to a standby: the database answers, read-only. The hub's pooled
+    // connections are cut, so that the ones it opens next get the new default.
+    readOnly: async () => {
+      await db.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+      await cutConnections();
+    },
+    writable: async () => {
+      await db.query(`ALTER DATABASE ${name} RESET default_transaction_read_only`);
+      await cutConnections();
+    },
   };
 }
 
@@ -78,7 +127,7 @@ async function retryAfterFailure(t: Test, breakable: Breakable): Promise<void> {
 
   await breakable.fail("tokens");
   const failedInfo = await call(url, { dispatcher: hub.agent });
-  t.ok(failedInfo.status >= 500, `info: the CSR token cannot be stored: ${failedInfo.status}`);
+  t.equal(failedInfo.status, 503, "info: the CSR token cannot be stored");
   await breakable.heal("tokens");
   const info = await call<CsrInfo>(url, { dispatcher: hub.agent });
   t.equal(info.status, 200, "the same one-time token works once the store is back");
@@ -87,7 +136,7 @@ async function retryAfterFailure(t: Test, breakable: Breakable): Promise<void> {
   const body = await csrBody(key, parseSubject(info.body.certificate.subject));
   await breakable.fail("certificates");
   const failed = await call(info.body.csrUrl, { dispatcher: hub.agent, json: body });
-  t.ok(failed.status >= 500, `certificate: it cannot be stored: ${failed.status}`);
+  t.same(failed.body, errorBody(503, ErrorMessages.storeUnavailable), "certificate: it cannot be stored");
   t.same(await store.listCertificates("edge-1"), [], "nothing was stored");
   await breakable.heal("certificates");
   const issued = await call(info.body.csrUrl, { dispatcher: hub.agent, json: body });
@@ -97,13 +146,58 @@ async function retryAfterFailure(t: Test, breakable: Breakable): Promise<void> {
   t.equal(again.status, 403, "and is used up then");
 }
 
-t.test("a failed write leaves the token usable (SQLite)", async (t) => {
-  await retryAfterFailure(t, await sqliteBreakable(t));
-});
+/** Not ready, 503 where a write is needed, 403 for a bad token, reads served; all back afterwards. */
+async function cannotWrite(t: Test, breakable: Breakable): Promise<void> {
+  const hub = await startHub(t, { store: breakable.store });
+  const enrolled = await enrol(t, hub, { runtime: "edge-ro" });
+  const { url } = await createToken(hub, { runtime: "edge-ro" });
+  t.same((await call(`${hub.publicUrl}/readyz`, { dispatcher: hub.agent })).body, { status: "ready" });
 
-t.test("a failed write leaves the token usable (PostgreSQL)", async (t) => {
-  await retryAfterFailure(t, await postgresBreakable(t));
-});
+  await breakable.readOnly();
+  for (const base of [hub.publicUrl, hub.internalUrl]) {
+    const ready = await call(`${base}/readyz`, { dispatcher: hub.agent });
+    t.match(
+      ready,
+      { status: 503, body: { code: 503, error: /^Store not writable: / } },
+      `${base}: not ready`,
+    );
+  }
+  const unavailable = errorBody(503, ErrorMessages.storeUnavailable);
+  const created = await call(`${hub.internalUrl}/v1/runtimes/tokens`, {
+    headers: adminHeaders(hub, { tenant: "acme", group: "prod" }),
+    json: {},
+  });
+  t.same([created.status, created.body], [503, unavailable], "a new token cannot be stored: 503");
+  const info = await call(url, { dispatcher: hub.agent });
+  t.same([info.status, info.body], [503, unavailable], "CSR info cannot store its CSR token: 503");
+  const unknown = await call(`${hub.publicUrl}/v1/runtimes/signingRequests/info?token=unknown`, {
+    dispatcher: hub.agent,
+  });
+  t.same(
+    [unknown.status, unknown.body],
+    [403, errorBody(403, ErrorMessages.invalidToken)],
+    "an unknown token: 403",
+  );
+  await hub.clock.advance(61_000); // past the interval in which lastSeenAt is not written again
+  const management = await call(hub.publicUrl + MANAGEMENT, { dispatcher: enrolled.agent });
+  t.equal(management.status, 200, "management info needs no write");
+
+  await breakable.writable();
+  t.equal((await call(`${hub.publicUrl}/readyz`, { dispatcher: hub.agent })).status, 200, "ready again");
+  t.equal((await call(url, { dispatcher: hub.agent })).status, 200, "the token refused with 503 works now");
+}
+
+for (const [name, breakable] of [
+  ["SQLite", sqliteBreakable],
+  ["PostgreSQL", postgresBreakable],
+] as const) {
+  t.test(`a failed write leaves the token usable (${name})`, async (t) => {
+    await retryAfterFailure(t, await breakable(t));
+  });
+  t.test(`a store that cannot write: /readyz fails, 503 where a write is needed (${name})`, async (t) => {
+    await cannotWrite(t, await breakable(t));
+  });
+}
 
 t.test("SIGKILL in the middle of a burst: every used token has its certificate", async (t) => {
   const dataDir = tempDir(t);

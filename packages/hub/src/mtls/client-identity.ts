@@ -57,7 +57,7 @@ export class ClientAuthenticator {
     ]);
     if (revocation) throw refuse(ErrorMessages.certificateRevoked);
     if (!certificate) throw refuse(ErrorMessages.unknownCertificate);
-    await this.#touch(certificate.runtimeId, now);
+    await this.#touch(request, certificate.runtimeId, now);
     return { subject: chain.leaf.subject, certificate };
   }
 
@@ -85,11 +85,15 @@ export class ClientAuthenticator {
     return issuer !== undefined && at >= issuer.notBefore.getTime() && at <= issuer.notAfter.getTime();
   }
 
-  async #touch(runtimeId: string, now: Date): Promise<void> {
+  /** A hint, not a need: a store that cannot write must not refuse a request that only reads. */
+  async #touch(request: FastifyRequest, runtimeId: string, now: Date): Promise<void> {
     const last = this.#lastTouched.get(runtimeId) ?? -Infinity;
     if (now.getTime() - last < TOUCH_INTERVAL_MS) return;
     this.#lastTouched.set(runtimeId, now.getTime());
-    await this.#store.touchRuntime(runtimeId, now);
+    await this.#store.touchRuntime(runtimeId, now).catch((error: unknown) => {
+      this.#lastTouched.delete(runtimeId);
+      request.log.warn({ err: error, runtimeId }, "lastSeenAt not recorded");
+    });
   }
 }
 

@@ -13,8 +13,8 @@ import {
   type TokenResponse,
 } from "@tether/shared/contract";
 import { buildBootstrapKubeconfig } from "@tether/shared/kubeconfig";
-import { parseDuration } from "@tether/shared/time";
-import { MAX_TOKEN_TTL_MS } from "../config.ts";
+import { formatDuration, parseDuration } from "@tether/shared/time";
+import { MAX_BOOTSTRAP_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS } from "../config.ts";
 import { HttpError, runtimeNotFound } from "../errors.ts";
 import { DuplicateRuntimeError } from "../store/errors.ts";
 import type { Runtime } from "../store/store.ts";
@@ -75,11 +75,17 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     return runtime;
   };
 
-  const ttl = (text: string | undefined, fallback: number, max = Infinity): number => {
+  /** Checked before anything is created: a refused ttl leaves no runtime behind. */
+  const ttl = (text: string | undefined, fallback: number, max: number): number => {
     if (text === undefined) return fallback;
-    const ms = parseDuration(text);
-    if (ms <= 0 || ms > max)
-      throw new HttpError(400, `ttl: must be more than 0 and at most ${max / 3_600_000}h`);
+    const bounds = `ttl: must be more than 0 and at most ${formatDuration(max)}`;
+    let ms: number;
+    try {
+      ms = parseDuration(text);
+    } catch {
+      throw new HttpError(400, bounds);
+    }
+    if (ms <= 0 || ms > max) throw new HttpError(400, bounds);
     return ms;
   };
 
@@ -120,7 +126,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     url: routes.bootstrapKubeconfig.path,
     schema: routes.bootstrapKubeconfig.schema,
     handler: async (request, reply) => {
-      const lifetime = ttl(request.body.ttl, config.bootstrapTokenTtlMs);
+      const lifetime = ttl(request.body.ttl, config.bootstrapTokenTtlMs, MAX_BOOTSTRAP_TOKEN_TTL_MS);
       const runtime = await existingOrNamed(request, request.params.id);
       const token = await tokens.issue("bootstrap", runtime.id, lifetime);
       const kubeconfig = buildBootstrapKubeconfig({

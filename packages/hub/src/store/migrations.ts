@@ -58,6 +58,12 @@ CREATE INDEX audit_at ON audit (at);`,
 CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, type TEXT NOT NULL, runtime_id TEXT, detail TEXT NOT NULL);
 CREATE INDEX audit_at ON audit (at);`,
   },
+  {
+    version: 2,
+    description: "heartbeat: the row /readyz writes to prove the store takes writes",
+    sqlite: "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
+    postgres: "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
+  },
 ];
 
 export const MIGRATIONS_TABLE =

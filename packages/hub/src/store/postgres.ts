@@ -101,7 +101,10 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#query("SELECT 1");
+    await this.#query(
+      "INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+      [Date.now()],
+    );
   }
 
   async close(): Promise<void> {

@@ -101,7 +101,9 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.#get("SELECT 1");
+    this.#db
+      .prepare("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+      .run(Date.now());
   }
 
   async close(): Promise<void> {

@@ -86,7 +86,10 @@ export type ConsumeResult =
 export interface Store {
   /** Creates or upgrades the schema; idempotent and safe when several replicas call it at once. */
   migrate(): Promise<void>;
-  /** Cheap round trip for /readyz. */
+  /**
+   * For /readyz: one small committed write (the heartbeat row), so that a store that answers reads
+   * but cannot write (a full disk, a read-only database) is not ready.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 

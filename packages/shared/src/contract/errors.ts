@@ -64,6 +64,8 @@ export const ErrorMessages = {
   bodyTooLarge: "Request body is too large.",
   // 429
   rateLimited: "Too many requests, retry later.",
+  // 503: the hub's store cannot be read or written; nothing was changed, the same request may be retried.
+  storeUnavailable: "The hub's store is unavailable; retry later.",
 } as const;
 
 export type ErrorMessage = (typeof ErrorMessages)[keyof typeof ErrorMessages];
