@@ -15,7 +15,7 @@ import { Issuer } from "./ca/issuer.ts";
 import type { ServingCertificate, ServingCredentials } from "./ca/serving.ts";
 import type { HubConfig } from "./config.ts";
 import { HttpError } from "./errors.ts";
-import { setupInstance } from "./http.ts";
+import { clientErrorHandler, frameworkErrors, setupInstance } from "./http.ts";
 import { createLogger } from "./logger.ts";
 import { HubMetrics } from "./metrics.ts";
 import { ClientAuthenticator } from "./mtls/client-identity.ts";
@@ -89,19 +89,29 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   const baseLogger: FastifyBaseLogger = logger;
   // Unknown fields are refused, not silently dropped: a mistyped "runtime" must not mint a new runtime.
   const ajv = { customOptions: { removeAdditional: false as const } };
+  // Every error, the framework's and the HTTP parser's included, answers in the `{code, error}` shape.
+  const errors = { frameworkErrors, clientErrorHandler };
   const external = Fastify({
-    https: { ...tlsOptions(serving.current()), requestCert: true, rejectUnauthorized: false },
+    https: {
+      ...tlsOptions(serving.current()),
+      requestCert: true,
+      rejectUnauthorized: false,
+      requireHostHeader: false,
+    },
     loggerInstance: baseLogger.child({ listener: "external" }),
     bodyLimit: config.bodyLimit,
     ajv,
+    ...errors,
     return503OnClosing: false,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
   serving.onChange((credentials) => external.server.setSecureContext(tlsOptions(credentials)));
   const internal: FastifyInstance = Fastify({
     loggerInstance: baseLogger.child({ listener: "internal" }),
+    http: { requireHostHeader: false },
     bodyLimit: config.bodyLimit,
     ajv,
+    ...errors,
     return503OnClosing: false,
   });
 

@@ -145,7 +145,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     const { tenant, group } = request.headers;
     if (runtime || typeof tenant !== "string" || typeof group !== "string") throw runtimeNotFound();
     if (![tenant, group].every((value) => SUBJECT_VALUE.test(value))) {
-      throw new HttpError(400, "Tenant and Group: 1-64 characters, without ',' or '='.");
+      throw new HttpError(400, "Tenant and Group: 1-64 printable ASCII characters, without ',' or '='.");
     }
     return runtimeFor(id, tenant, group, {});
   };
