@@ -91,29 +91,47 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   const ajv = { customOptions: { removeAdditional: false as const } };
   // Every error, the framework's and the HTTP parser's included, answers in the `{code, error}` shape.
   const errors = { frameworkErrors, clientErrorHandler };
+  // Slow or silent clients (half-open connections, slowloris) are bounded in number and in time.
+  const limits = config.connections;
+  const nodeServer = {
+    requireHostHeader: false,
+    headersTimeout: limits.headerTimeoutMs,
+    // How often Node looks for requests past their header or request timeout.
+    connectionsCheckingInterval: Math.min(limits.headerTimeoutMs, 5000),
+  };
+  const timeouts = {
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+  };
   const external = Fastify({
     https: {
       ...tlsOptions(serving.current()),
       requestCert: true,
       rejectUnauthorized: false,
-      requireHostHeader: false,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      ...nodeServer,
     },
     loggerInstance: baseLogger.child({ listener: "external" }),
     bodyLimit: config.bodyLimit,
     ajv,
     ...errors,
+    ...timeouts,
     return503OnClosing: false,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
   serving.onChange((credentials) => external.server.setSecureContext(tlsOptions(credentials)));
   const internal: FastifyInstance = Fastify({
     loggerInstance: baseLogger.child({ listener: "internal" }),
-    http: { requireHostHeader: false },
+    http: nodeServer,
     bodyLimit: config.bodyLimit,
     ajv,
     ...errors,
+    ...timeouts,
     return503OnClosing: false,
   });
+  external.server.maxConnections = limits.max;
+  internal.server.maxConnections = limits.max;
 
   let closing = false;
   setupInstance(external, { listener: "external", metrics, closing: () => closing });

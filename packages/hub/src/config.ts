@@ -44,6 +44,21 @@ export interface HubConfig {
   logLevel: string;
   /** L, ST and C of every runtime's subject; O, OU and CN come from the runtime. */
   subject: { locality: string; province: string; country: string };
+  /** Per listener: what a client may hold open, and for how long, before the hub closes it. */
+  connections: ConnectionLimits;
+}
+
+export interface ConnectionLimits {
+  /** Connections over this count are closed as they arrive. */
+  max: number;
+  /** From accepting a TLS connection to the end of its handshake. */
+  handshakeTimeoutMs: number;
+  /** From a connection (or the previous request on it) to the end of a request's headers. */
+  headerTimeoutMs: number;
+  /** From the connection to the end of a request's body. */
+  requestTimeoutMs: number;
+  /** A connection with no traffic, between requests or in the middle of one, is closed after this. */
+  idleTimeoutMs: number;
 }
 
 export const MAX_TOKEN_TTL_MS = 24 * 3_600_000;
@@ -101,6 +116,15 @@ const FLAGS = {
   "subject-locality": { type: "string", default: "Berlin", help: "L of every runtime subject" },
   "subject-province": { type: "string", default: "Berlin", help: "ST of every runtime subject" },
   "subject-country": { type: "string", default: "DE", help: "C of every runtime subject" },
+  "max-connections": {
+    type: "string",
+    default: "1000",
+    help: "open connections per listener; more are closed",
+  },
+  "handshake-timeout": { type: "string", default: "10s", help: "TLS handshake time limit" },
+  "header-timeout": { type: "string", default: "10s", help: "time limit to receive a request's headers" },
+  "request-timeout": { type: "string", default: "30s", help: "time limit to receive a whole request" },
+  "idle-timeout": { type: "string", default: "30s", help: "closes a connection silent this long" },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -176,6 +200,18 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     if ((get(a) === undefined) !== (get(b) === undefined))
       throw new ConfigError(`--${a} and --${b} go together`);
   };
+  const maxConnections = Number(required("max-connections"));
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new ConfigError("--max-connections: a whole number, at least 1");
+  }
+  const timeout = (name: FlagName): number => {
+    const ms = duration(name);
+    if (ms < 1000) throw new ConfigError(`--${name}: at least 1s`);
+    return ms;
+  };
+  if (timeout("header-timeout") > timeout("request-timeout")) {
+    throw new ConfigError("--header-timeout: at most --request-timeout");
+  }
   pair("ca-cert", "ca-key");
   pair("tls-cert", "tls-key");
 
@@ -209,6 +245,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       locality: required("subject-locality"),
       province: required("subject-province"),
       country: required("subject-country"),
+    },
+    connections: {
+      max: maxConnections,
+      handshakeTimeoutMs: timeout("handshake-timeout"),
+      headerTimeoutMs: timeout("header-timeout"),
+      requestTimeoutMs: timeout("request-timeout"),
+      idleTimeoutMs: timeout("idle-timeout"),
     },
   };
 }

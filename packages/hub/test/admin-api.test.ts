@@ -289,6 +289,9 @@ t.test("configuration: flags, TETHER_HUB_* env, defaults, errors", async (t) => 
   for (const bad of [
     ["--token-ttl", "25h"],
     ["--bootstrap-token-ttl", "366d"],
+    ["--max-connections", "0"],
+    ["--idle-timeout", "10ms"],
+    ["--header-timeout", "1m", "--request-timeout", "30s"],
     ["--bootstrap-token-ttl", "99999999999999999999d"],
     ["--key-algorithm", "rsa1024"],
     ["--internal-auth", "basic"],

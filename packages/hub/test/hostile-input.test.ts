@@ -5,6 +5,8 @@
  */
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Server } from "node:net";
 import t from "tap";
 import { redactUrl } from "../src/logger.ts";
 import { adminHeaders, call, createToken, startHub, type TestHub } from "./helpers/hub.ts";
@@ -146,4 +148,54 @@ t.test("Tenant and Group must be printable ASCII: no mojibake in a subject", asy
     json: {},
   });
   t.equal(plain.status, 201, "printable ASCII with spaces and punctuation is fine");
+});
+
+t.test("slow and silent connections are bounded in number (--max-connections)", async (t) => {
+  const max = 20;
+  const hub = await startHub(t, { flags: ["--max-connections", String(max)] });
+  for (const server of [hub.app.external.server, hub.app.internal.server]) {
+    t.match(
+      server,
+      {
+        maxConnections: max,
+        headersTimeout: 10_000,
+        requestTimeout: 30_000,
+        keepAliveTimeout: 30_000,
+        timeout: 30_000,
+      },
+      "the defaults of --header-timeout, --request-timeout and --idle-timeout",
+    );
+  }
+  const servers: [string, Server][] = [
+    [hub.publicUrl, hub.app.external.server],
+    [hub.internalUrl, hub.app.internal.server],
+  ];
+  for (const [url, server] of servers) {
+    // Plain TCP to both: to the TLS listener it is a handshake that never starts; to the HTTP one,
+    // a request whose headers never end (slowloris).
+    const sockets: Socket[] = [];
+    let closed = 0;
+    for (let i = 0; i < 3 * max; i++) {
+      const socket = tcpConnect({ host: "127.0.0.1", port: Number(new URL(url).port) });
+      if (server === hub.app.internal.server) {
+        socket.on("connect", () => socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+      }
+      socket.on("error", () => undefined);
+      socket.on("close", () => closed++);
+      sockets.push(socket);
+    }
+    while (closed < 2 * max) await sleep(10);
+    const open = await new Promise<number>((resolve, reject) =>
+      server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    );
+    t.ok(open <= max, `${url}: ${open} connections held, at most ${max}`);
+    t.equal(closed, 2 * max, "every connection over the limit was closed at once");
+    for (const socket of sockets) socket.destroy();
+    while (
+      (await new Promise<number>((resolve) => server.getConnections((_e, count) => resolve(count)))) > 0
+    ) {
+      await sleep(10);
+    }
+    t.equal((await call(`${url}/healthz`, { dispatcher: hub.agent })).status, 200, "then clients are served");
+  }
 });
