@@ -75,7 +75,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
       keyAlgorithm: config.keyAlgorithm,
       validityMs: config.certValidityMs,
     }),
-    clients: new ClientAuthenticator({ keyring, store, clock }),
+    clients: new ClientAuthenticator({ keyring, store, clock, supersededGraceMs: config.supersededGraceMs }),
     urls: new PublicUrls(config.publicUrl),
   };
 

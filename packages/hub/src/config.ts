@@ -44,6 +44,10 @@ export interface HubConfig {
   logLevel: string;
   /** L, ST and C of every runtime's subject; O, OU and CN come from the runtime. */
   subject: { locality: string; province: string; country: string };
+  /** Renewals of one runtime allowed within the window (SPEC §2.2 renewal). */
+  renewalLimit: { max: number; windowMs: number };
+  /** How long a certificate keeps working after it was renewed; then it is refused. */
+  supersededGraceMs: number;
   /** Per listener: what a client may hold open, and for how long, before the hub closes it. */
   connections: ConnectionLimits;
 }
@@ -116,6 +120,13 @@ const FLAGS = {
   "subject-locality": { type: "string", default: "Berlin", help: "L of every runtime subject" },
   "subject-province": { type: "string", default: "Berlin", help: "ST of every runtime subject" },
   "subject-country": { type: "string", default: "DE", help: "C of every runtime subject" },
+  "renewal-limit": { type: "string", default: "10", help: "renewals per runtime and window; more get 429" },
+  "renewal-limit-window": { type: "string", default: "1h", help: "renewal limit window" },
+  "superseded-grace": {
+    type: "string",
+    default: "1h",
+    help: "how long a renewed certificate keeps working (0s: not at all)",
+  },
   "max-connections": {
     type: "string",
     default: "1000",
@@ -200,6 +211,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     if ((get(a) === undefined) !== (get(b) === undefined))
       throw new ConfigError(`--${a} and --${b} go together`);
   };
+  const renewalMax = Number(required("renewal-limit"));
+  if (!Number.isInteger(renewalMax) || renewalMax < 1) {
+    throw new ConfigError("--renewal-limit: a whole number of renewals, at least 1");
+  }
   const maxConnections = Number(required("max-connections"));
   if (!Number.isInteger(maxConnections) || maxConnections < 1) {
     throw new ConfigError("--max-connections: a whole number, at least 1");
@@ -246,6 +261,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       province: required("subject-province"),
       country: required("subject-country"),
     },
+    renewalLimit: { max: renewalMax, windowMs: duration("renewal-limit-window") },
+    supersededGraceMs: duration("superseded-grace"),
     connections: {
       max: maxConnections,
       handshakeTimeoutMs: timeout("handshake-timeout"),

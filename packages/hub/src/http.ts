@@ -23,7 +23,7 @@ export function errorBody(error: FastifyError | HttpError | Error): ErrorBody {
     case 413:
       return { code, error: ErrorMessages.bodyTooLarge };
     case 429:
-      return { code, error: ErrorMessages.rateLimited };
+      return { code, error: error instanceof HttpError ? error.message : ErrorMessages.rateLimited };
     case 503:
       return { code, error: error instanceof HttpError ? error.message : ErrorMessages.storeUnavailable };
     case 500:

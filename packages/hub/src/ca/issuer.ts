@@ -60,9 +60,14 @@ export class Issuer {
   }
 
   /** Signs and records a certificate with its audit event (renewals: no token is spent). */
-  async issue(csr: ParsedCsr, runtimeId: string, kind: CertificateKind): Promise<CertificatesResponse> {
+  async issue(
+    csr: ParsedCsr,
+    runtimeId: string,
+    kind: CertificateKind,
+    parentSha256: string | null = null,
+  ): Promise<CertificatesResponse> {
     const { store, audit } = this.#options;
-    const signed = await this.sign(csr, runtimeId, kind);
+    const signed = await this.sign(csr, runtimeId, kind, parentSha256);
     await store.recordCertificate(signed.certificate);
     for (const event of signed.audit) await store.appendAudit(event);
     audit.logged(signed.audit);
@@ -74,7 +79,12 @@ export class Issuer {
    * Signs without storing: the enrolment route stores the certificate in the transaction that spends
    * its token (`TokenService.spend`), then calls `issued`.
    */
-  async sign(csr: ParsedCsr, runtimeId: string, kind: CertificateKind): Promise<SignedCertificate> {
+  async sign(
+    csr: ParsedCsr,
+    runtimeId: string,
+    kind: CertificateKind,
+    parentSha256: string | null = null,
+  ): Promise<SignedCertificate> {
     const { keyring, clock, audit, validityMs } = this.#options;
     const ca = keyring.active;
     const issued = await issueCertificate({ csr, ca, validityMs, clock });
@@ -88,6 +98,7 @@ export class Issuer {
       kind,
       issuedAt: clock.now(),
       pem: issued.pem,
+      parentSha256,
     };
     const event = audit.event(kind === "initial" ? "certificate.issued" : "certificate.renewed", runtimeId, {
       serial: issued.serial,

@@ -30,10 +30,12 @@ export class ClientAuthenticator {
   readonly #keyring: CaKeyring;
   readonly #store: Store;
   readonly #clock: Clock;
+  readonly #supersededGraceMs: number;
   readonly #lastTouched = new Map<string, number>();
   readonly #verified = new WeakMap<object, { raw: Buffer; chain: VerifiedChain }>();
 
-  constructor(options: { keyring: CaKeyring; store: Store; clock: Clock }) {
+  constructor(options: { keyring: CaKeyring; store: Store; clock: Clock; supersededGraceMs: number }) {
+    this.#supersededGraceMs = options.supersededGraceMs;
     this.#keyring = options.keyring;
     this.#store = options.store;
     this.#clock = options.clock;
@@ -57,6 +59,12 @@ export class ClientAuthenticator {
     ]);
     if (revocation) throw refuse(ErrorMessages.certificateRevoked);
     if (!certificate) throw refuse(ErrorMessages.unknownCertificate);
+    // A renewed certificate keeps working for the grace period, so that a spoke rolling its new
+    // certificate out is not cut off; after that only the renewal is accepted.
+    const renewal = await this.#store.firstRenewal(sha256);
+    if (renewal && now.getTime() >= renewal.issuedAt.getTime() + this.#supersededGraceMs) {
+      throw refuse(ErrorMessages.certificateSuperseded);
+    }
     await this.#touch(request, certificate.runtimeId, now);
     return { subject: chain.leaf.subject, certificate };
   }

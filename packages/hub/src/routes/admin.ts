@@ -9,6 +9,7 @@ import {
   ErrorMessages,
   routes,
   tenantSchema,
+  type RevocationByHashResponse,
   type RuntimeList,
   type TokenResponse,
 } from "@tether/shared/contract";
@@ -110,14 +111,17 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     schema: routes.revokeByHash.schema,
     handler: async (request, reply) => {
       const sha256 = request.body.hash.toLowerCase();
-      const revoked = await store.revoke({ sha256, revokedAt: clock.now(), reason: "admin" });
+      // The certificate and every renewal made from it: a stolen certificate renewed before it was
+      // revoked leaves nothing valid behind.
+      const revoked = await store.revokeLineage({ sha256, revokedAt: clock.now(), reason: "admin" });
       const certificate = await store.getCertificate(sha256);
       await audit.record("certificate.revoked", certificate?.runtimeId ?? null, {
         sha256,
         by: "admin",
         revoked,
       });
-      return reply.code(201).send();
+      const response: RevocationByHashResponse = { revoked };
+      return reply.code(201).send(response);
     },
   });
 

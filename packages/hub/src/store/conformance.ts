@@ -58,6 +58,7 @@ function certificate(runtimeId: string, overrides: Partial<CertificateRecord> = 
     kind: "initial",
     issuedAt: T0,
     pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    parentSha256: null,
     ...overrides,
   };
 }
@@ -339,4 +340,60 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.equal((await store.listAudit({ limit: 2 })).length, 2);
     t.equal((await store.listAudit({ type: "token.issued" })).length >= 2, true);
   });
+
+  t.test(
+    "lineage: revoking a certificate revokes every renewal made from it, and says how many",
+    async (t) => {
+      const store = await use(t);
+      const root = certificate("rt-line");
+      const child = certificate("rt-line", { kind: "renewal", parentSha256: root.sha256, issuedAt: at(10) });
+      const sibling = certificate("rt-line", {
+        kind: "renewal",
+        parentSha256: root.sha256,
+        issuedAt: at(20),
+      });
+      const grandchild = certificate("rt-line", {
+        kind: "renewal",
+        parentSha256: child.sha256,
+        issuedAt: at(30),
+      });
+      const other = certificate("rt-line");
+      for (const c of [root, child, sibling, grandchild, other]) await store.recordCertificate(c);
+      t.same(await store.getCertificate(child.sha256), child, "the parent is kept");
+      t.same(await store.firstRenewal(root.sha256), child, "the first renewal supersedes");
+      t.equal(await store.firstRenewal(grandchild.sha256), undefined);
+
+      await store.revoke({ sha256: grandchild.sha256, revokedAt: at(40), reason: "runtime request" });
+      const revokedAt = at(50);
+      t.equal(
+        await store.revokeLineage({ sha256: child.sha256.toUpperCase(), revokedAt, reason: "admin" }),
+        1,
+      );
+      t.equal(
+        await store.revokeLineage({ sha256: root.sha256, revokedAt, reason: "admin" }),
+        2,
+        "root and sibling",
+      );
+      t.equal(
+        await store.revokeLineage({ sha256: root.sha256, revokedAt, reason: "admin" }),
+        0,
+        "idempotent",
+      );
+      t.same(
+        (await store.listRevocations("rt-line")).map((r) => [r.sha256, r.reason]).sort(),
+        [
+          [child.sha256, "admin"],
+          [grandchild.sha256, "runtime request"],
+          [root.sha256, "admin"],
+          [sibling.sha256, "admin"],
+        ].sort(),
+        "earlier revocations are kept; unrelated certificates untouched",
+      );
+      t.equal(
+        await store.revokeLineage({ sha256: "cd".repeat(32), revokedAt, reason: "admin" }),
+        1,
+        "never issued",
+      );
+    },
+  );
 }

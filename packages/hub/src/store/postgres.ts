@@ -10,6 +10,7 @@ import {
   certificateValues,
   classifyToken,
   isReusable,
+  LINEAGE,
   runtimeValues,
   toAudit,
   toCertificate,
@@ -38,7 +39,7 @@ const UNIQUE_VIOLATION = "23505";
 const INSERT_TOKEN =
   "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)";
 const INSERT_CERTIFICATE =
-  "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+  "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem, parent_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const INSERT_AUDIT = "INSERT INTO audit (at, type, runtime_id, detail) VALUES ($1, $2, $3, $4)";
 const auditValues = (event: AuditEvent) => [
   event.at.getTime(),
@@ -261,5 +262,21 @@ export class PostgresStore implements Store {
       }
       return result;
     });
+  }
+
+  async revokeLineage(revocation: Revocation): Promise<number> {
+    const { rowCount } = await this.#pool.query(
+      `${LINEAGE.replace(":hash", "$1")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, $2, $3 FROM lineage ON CONFLICT (sha256) DO NOTHING`,
+      [revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason],
+    );
+    return rowCount ?? 0;
+  }
+
+  async firstRenewal(sha256: string): Promise<CertificateRecord | undefined> {
+    const [row] = await this.#query(
+      "SELECT * FROM certificates WHERE parent_sha256 = $1 ORDER BY issued_at, sha256 LIMIT 1",
+      [sha256.toLowerCase()],
+    );
+    return row && toCertificate(row);
   }
 }

@@ -83,6 +83,7 @@ export function toCertificate(row: Row): CertificateRecord {
     kind: String(row.kind) as CertificateKind,
     issuedAt: date(row.issued_at),
     pem: String(row.pem),
+    parentSha256: typeof row.parent_sha256 === "string" ? row.parent_sha256 : null,
   };
 }
 
@@ -97,6 +98,7 @@ export function certificateValues(c: CertificateRecord): Value[] {
     c.kind,
     ms(c.issuedAt),
     c.pem,
+    c.parentSha256?.toLowerCase() ?? null,
   ];
 }
 
@@ -132,3 +134,9 @@ export function classifyToken(
 }
 
 export const AUDIT_DEFAULT_LIMIT = 1000;
+
+/** The certificate named and every one renewed from it, as a recursive query both engines read. */
+export const LINEAGE = `WITH RECURSIVE lineage (sha256) AS (
+  SELECT CAST(:hash AS TEXT)
+  UNION SELECT c.sha256 FROM certificates c JOIN lineage l ON c.parent_sha256 = l.sha256
+)`;

@@ -13,6 +13,7 @@ import {
   certificateValues,
   classifyToken,
   isReusable,
+  LINEAGE,
   runtimeValues,
   toAudit,
   toCertificate,
@@ -199,7 +200,7 @@ export class SqliteStore implements Store {
   #insertCertificate(cert: CertificateRecord): void {
     this.#db
       .prepare(
-        "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem, parent_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       )
       .run(...(certificateValues(cert) as (string | number | null)[]));
   }
@@ -278,5 +279,22 @@ export class SqliteStore implements Store {
       for (const event of purchase.audit) this.#insertAudit(event);
       return result;
     });
+  }
+
+  async revokeLineage(revocation: Revocation): Promise<number> {
+    const result = this.#db
+      .prepare(
+        `${LINEAGE.replace(":hash", "?")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, ?, ? FROM lineage WHERE true ON CONFLICT (sha256) DO NOTHING`,
+      )
+      .run(revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason);
+    return Number(result.changes);
+  }
+
+  async firstRenewal(sha256: string): Promise<CertificateRecord | undefined> {
+    const row = this.#get(
+      "SELECT * FROM certificates WHERE parent_sha256 = ? ORDER BY issued_at, sha256 LIMIT 1",
+      sha256.toLowerCase(),
+    );
+    return row && toCertificate(row);
   }
 }

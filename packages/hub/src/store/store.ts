@@ -46,6 +46,8 @@ export interface CertificateRecord {
   issuedAt: Date;
   /** PEM of the leaf. */
   pem: string;
+  /** A renewal's parent: the certificate the client presented to renew; null for initial ones. */
+  parentSha256: string | null;
 }
 
 export interface Revocation {
@@ -143,4 +145,13 @@ export interface Store {
    * token cannot be used.
    */
   spendToken(hash: string, purpose: TokenPurpose, now: Date, purchase: Purchase): Promise<ConsumeResult>;
+
+  /**
+   * Revokes a certificate and every certificate renewed from it, directly or not, in one transaction
+   * (earlier revocations are kept). Returns how many were newly revoked; works for hashes the store
+   * never issued, like `revoke`.
+   */
+  revokeLineage(revocation: Revocation): Promise<number>;
+  /** The first certificate renewed from this one, if any: from then on it is superseded. */
+  firstRenewal(sha256: string): Promise<CertificateRecord | undefined>;
 }

@@ -71,6 +71,26 @@ export const revocationByHashRequestSchema = {
   properties: { hash: sha256HexSchema },
 } as const;
 
+/** The answer to a revocation by hash: how many certificates it revoked (SPEC §2.3). */
+export interface RevocationByHashResponse {
+  /** The certificate and every certificate renewed from it, directly or not, that was not revoked yet. */
+  revoked: number;
+}
+
+export const revocationByHashResponseSchema = {
+  $id: "RevocationByHashResponse",
+  type: "object",
+  required: ["revoked"],
+  additionalProperties: false,
+  properties: {
+    revoked: {
+      type: "integer",
+      minimum: 0,
+      description: "Certificates newly revoked: the one named and its renewals, 0 if all already were.",
+    },
+  },
+} as const;
+
 export interface BootstrapKubeconfigRequest {
   /** Lifetime of the embedded bootstrap token, e.g. "24h". */
   ttl?: string;

@@ -7,6 +7,7 @@
 import {
   bootstrapKubeconfigRequestSchema,
   revocationByHashRequestSchema,
+  revocationByHashResponseSchema,
   runtimeIdParamsSchema,
   runtimeListSchema,
   runtimeViewSchema,
@@ -205,7 +206,10 @@ export const routes = {
       security: [{ adminToken: [] }],
       body: revocationByHashRequestSchema,
       response: {
-        201: empty("Revoked (also when already revoked or never issued)."),
+        201: {
+          ...revocationByHashResponseSchema,
+          description: "Revoked with its renewals (also when already revoked or never issued).",
+        },
         400: error("Invalid hash."),
         ...adminErrors,
       },
