@@ -27,6 +27,7 @@ import { managementRoutes } from "./routes/management.ts";
 import { openApiRoutes, registerOpenApi } from "./routes/openapi.ts";
 import { guardStore } from "./store/guard.ts";
 import type { Store } from "./store/store.ts";
+import { scopedAdminSecret } from "./tokens/scoped-admin.ts";
 import { TokenService } from "./tokens/tokens.ts";
 import { PublicUrls } from "./urls.ts";
 
@@ -77,6 +78,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     }),
     clients: new ClientAuthenticator({ keyring, store, clock, supersededGraceMs: config.supersededGraceMs }),
     urls: new PublicUrls(config.publicUrl),
+    scopedAdminSecret: await scopedAdminSecret(keyring),
   };
 
   // The CA list sent in the handshake is the trust bundle, so that curl, Go and openssl clients offer

@@ -279,4 +279,12 @@ export class PostgresStore implements Store {
     );
     return row && toCertificate(row);
   }
+
+  async revokeToken(hash: string, at: Date): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL",
+      [at.getTime(), hash.toLowerCase()],
+    );
+    return rowCount === 1;
+  }
 }

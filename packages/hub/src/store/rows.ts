@@ -117,7 +117,7 @@ export function toAudit(row: Row): AuditEvent {
 
 /** Reusable tokens are checked, never used up. */
 export function isReusable(purpose: TokenPurpose): boolean {
-  return purpose === "bootstrap" || purpose === "admin";
+  return purpose === "bootstrap" || purpose === "admin" || purpose === "scoped-admin";
 }
 
 /** Why a token cannot be used now, or ok: the same classification for peek and for a lost consume. */

@@ -297,4 +297,11 @@ export class SqliteStore implements Store {
     );
     return row && toCertificate(row);
   }
+
+  async revokeToken(hash: string, at: Date): Promise<boolean> {
+    const result = this.#db
+      .prepare("UPDATE tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL")
+      .run(at.getTime(), hash.toLowerCase());
+    return Number(result.changes) === 1;
+  }
 }

@@ -7,7 +7,7 @@
  * returns lower case. Times are Dates (UTC) kept to the millisecond, so they round-trip exactly.
  */
 
-export type TokenPurpose = "info" | "csr" | "bootstrap" | "admin";
+export type TokenPurpose = "info" | "csr" | "bootstrap" | "admin" | "scoped-admin";
 
 export interface TokenRecord {
   /** SHA-256 hex of the token text; the token itself is never stored. */
@@ -154,4 +154,6 @@ export interface Store {
   revokeLineage(revocation: Revocation): Promise<number>;
   /** The first certificate renewed from this one, if any: from then on it is superseded. */
   firstRenewal(sha256: string): Promise<CertificateRecord | undefined>;
+  /** Marks any token used, reusable ones included, so that it is refused from now on. False if it already was or is unknown. */
+  revokeToken(hash: string, at: Date): Promise<boolean>;
 }

@@ -5,6 +5,9 @@
  * here instead of repeating them.
  */
 import {
+  adminTokenIdParamsSchema,
+  adminTokenRequestSchema,
+  adminTokenResponseSchema,
   bootstrapKubeconfigRequestSchema,
   revocationByHashRequestSchema,
   revocationByHashResponseSchema,
@@ -287,6 +290,34 @@ export const routes = {
       tags: ["admin"],
       security: [{ adminToken: [] }],
       response: { 200: text("Prometheus text exposition format.", "text/plain"), ...adminErrors },
+    },
+  },
+  createAdminToken: {
+    method: "POST",
+    path: "/v1/admin-tokens",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "createAdminToken",
+      summary: "Mint a scoped, expiring admin token (full admin token only)",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      body: adminTokenRequestSchema,
+      response: { 201: adminTokenResponseSchema, 400: error("Invalid scopes or ttl."), ...adminErrors },
+    },
+  },
+  revokeAdminToken: {
+    method: "DELETE",
+    path: "/v1/admin-tokens/:id",
+    listener: "internal",
+    auth: "admin",
+    schema: {
+      operationId: "revokeAdminToken",
+      summary: "Revoke a scoped admin token by id (full admin token only)",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      params: adminTokenIdParamsSchema,
+      response: { 204: empty("Revoked."), ...adminErrors, 404: error("No such admin token.") },
     },
   },
 } as const satisfies Record<string, RouteSpec>;
