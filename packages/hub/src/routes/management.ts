@@ -66,16 +66,13 @@ export const managementRoutes: HubRoutes = (app, ctx, done) => {
     schema: routes.revokeOwnCertificate.schema,
     handler: async (request, reply) => {
       const { certificate } = request.client;
-      const revoked = await store.revokeLineage({
-        sha256: certificate.sha256,
-        revokedAt: clock.now(),
-        reason: "runtime request",
-      });
+      // Only this certificate: a spoke revokes its previous certificate once its renewal is in place,
+      // and the renewal must survive that. Revoking a whole lineage is the admin's (revokeByHash).
+      await store.revoke({ sha256: certificate.sha256, revokedAt: clock.now(), reason: "runtime request" });
       await audit.record("certificate.revoked", certificate.runtimeId, {
         sha256: certificate.sha256,
         serial: certificate.serial,
         by: "runtime",
-        revoked,
       });
       return reply.code(201).send();
     },
