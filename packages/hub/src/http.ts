@@ -90,9 +90,22 @@ export function setupInstance(
   app.addHook("onRequest", (request, _reply, done) => {
     done(request.headers.host === undefined ? new HttpError(400, "Host header required.") : undefined);
   });
+  // A path served with other methods is a 405 naming them (Allow), not a 404.
+  const served: { pattern: RegExp; method: string }[] = [];
+  app.addHook("onRoute", (route) => {
+    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, "[^/]+")}$`);
+    for (const method of [route.method].flat()) served.push({ pattern, method });
+  });
   app.setNotFoundHandler((request, reply) => {
     // The path only: the query may hold a token.
-    const path = request.url.split("?")[0];
+    const path = request.url.split("?")[0] ?? "";
+    const allowed = [...new Set(served.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header("allow", allowed.join(", "))
+        .send({ code: 405, error: `Method ${request.method} not allowed; use ${allowed.join(" or ")}.` });
+    }
     return reply.code(404).send({ code: 404, error: `Route ${request.method} ${path} not found.` });
   });
 

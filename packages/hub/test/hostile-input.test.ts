@@ -91,6 +91,14 @@ t.test("parser, router and framework errors answer {code, error} on both listene
     const badUrl = await raw(hub, listener, "GET /v1/runtimes/% HTTP/1.1\r\nHost: x\r\n\r\n");
     t.match(badUrl, { status: /^4/, body: { code: Number, error: String } }, `${listener}: bad URL`);
   }
+  const trace = await call(`${hub.publicUrl}/healthz`, { dispatcher: hub.agent, method: "TRACE" });
+  t.same(
+    [trace.status, trace.headers.allow, trace.body],
+    [405, "GET, HEAD", { code: 405, error: "Method TRACE not allowed; use GET or HEAD." }],
+    "405 for a method the path does not serve",
+  );
+  const del = await call(`${hub.internalUrl}/v1/runtimes/x`, { method: "PATCH", headers: adminHeaders(hub) });
+  t.match([del.status, del.headers.allow], [405, /DELETE/], "also for a path with a parameter");
   const auth = `Authorization: Bearer ${hub.adminToken}\r\n`;
   const badId = await raw(hub, "internal", `GET /v1/runtimes/% HTTP/1.1\r\nHost: x\r\n${auth}\r\n`);
   t.same(badId, {
