@@ -44,7 +44,7 @@ export interface HubConfig {
   logLevel: string;
   /** L, ST and C of every runtime's subject; O, OU and CN come from the runtime. */
   subject: { locality: string; province: string; country: string };
-  /** Renewals of one runtime allowed within the window (SPEC §2.2 renewal). */
+  /** Renewals of one runtime allowed within the window (docs/api.md, renewals). */
   renewalLimit: { max: number; windowMs: number };
   /** How long a certificate keeps working after it was renewed; then it is refused. */
   supersededGraceMs: number;

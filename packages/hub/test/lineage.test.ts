@@ -1,5 +1,5 @@
 /**
- * Renewals and revocation (SPEC §2.2): a renewal records the certificate it was made from, revoking a
+ * Renewals and revocation (docs/api.md): a renewal records the certificate it was made from, revoking a
  * certificate revokes everything renewed from it, renewals of one runtime are rate-limited, and a
  * renewed certificate stops working after the grace period. Real TLS, real client certificates.
  */

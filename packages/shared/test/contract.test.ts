@@ -266,6 +266,8 @@ t.test("the route table holds every SPEC route", async (t) => {
     "internal GET /v1/runtimes/:id admin 200",
     "internal DELETE /v1/runtimes/:id admin 204",
     "internal GET /metrics admin 200",
+    "internal POST /v1/admin-tokens admin 201",
+    "internal DELETE /v1/admin-tokens/:id admin 204",
   ];
   const success = (r: (typeof routeList)[number]) =>
     Object.keys(r.schema.response).find((s) => Number(s) < 400);
@@ -274,7 +276,7 @@ t.test("the route table holds every SPEC route", async (t) => {
     expected.sort(),
   );
   t.equal(routesFor("external").length, 7);
-  t.equal(routesFor("internal").length, 7);
+  t.equal(routesFor("internal").length, 9);
   const ids = routeList.map((r) => r.schema.operationId);
   t.equal(new Set(ids).size, ids.length, "operationIds are unique");
 

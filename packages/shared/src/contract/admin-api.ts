@@ -71,7 +71,7 @@ export const revocationByHashRequestSchema = {
   properties: { hash: sha256HexSchema },
 } as const;
 
-/** The answer to a revocation by hash: how many certificates it revoked (SPEC §2.3). */
+/** The answer to a revocation by hash: how many certificates it revoked (docs/api.md). */
 export interface RevocationByHashResponse {
   /** The certificate and every certificate renewed from it, directly or not, that was not revoked yet. */
   revoked: number;
