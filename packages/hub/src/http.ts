@@ -96,16 +96,18 @@ export function setupInstance(
     const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, "[^/]+")}$`);
     for (const method of [route.method].flat()) served.push({ pattern, method });
   });
-  app.setNotFoundHandler((request, reply) => {
-    // The path only: the query may hold a token.
+  // Before the body is parsed: a method the path does not take is refused whatever its body.
+  app.addHook("onRequest", (request, reply, done) => {
+    if (!request.is404) return done();
     const path = request.url.split("?")[0] ?? "";
     const allowed = [...new Set(served.filter((r) => r.pattern.test(path)).map((r) => r.method))];
-    if (allowed.length > 0) {
-      return reply
-        .code(405)
-        .header("allow", allowed.join(", "))
-        .send({ code: 405, error: `Method ${request.method} not allowed; use ${allowed.join(" or ")}.` });
-    }
+    if (allowed.length === 0) return done();
+    void reply.header("allow", allowed.join(", "));
+    done(new HttpError(405, `Method ${request.method} not allowed; use ${allowed.join(" or ")}.`));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    // The path only: the query may hold a token.
+    const path = request.url.split("?")[0];
     return reply.code(404).send({ code: 404, error: `Route ${request.method} ${path} not found.` });
   });
 
