@@ -16,7 +16,7 @@ import { Issuer } from "./ca/issuer.ts";
 import type { ServingCertificate, ServingCredentials } from "./ca/serving.ts";
 import type { HubConfig } from "./config.ts";
 import { HttpError } from "./errors.ts";
-import { setupInstance } from "./http.ts";
+import { clientErrorHandler, frameworkErrors, setupInstance } from "./http.ts";
 import { createLogger } from "./logger.ts";
 import { HubMetrics } from "./metrics.ts";
 import { ClientAuthenticator } from "./mtls/client-identity.ts";
@@ -27,7 +27,9 @@ import { enrolmentRoutes } from "./routes/enrolment.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { managementRoutes } from "./routes/management.ts";
 import { openApiRoutes, registerOpenApi } from "./routes/openapi.ts";
+import { guardStore } from "./store/guard.ts";
 import type { Store } from "./store/store.ts";
+import { scopedAdminSecret } from "./tokens/scoped-admin.ts";
 import { TokenService } from "./tokens/tokens.ts";
 import { PublicUrls } from "./urls.ts";
 
@@ -51,7 +53,8 @@ export interface HubApp {
 }
 
 export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp> {
-  const { store, keyring, serving } = deps;
+  const { keyring, serving } = deps;
+  const store = guardStore(deps.store);
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const metrics = deps.metrics ?? new HubMetrics();
@@ -77,9 +80,10 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
       validityMs: config.certValidityMs,
       crlUrl: (caSha256) => urls.crl(caSha256),
     }),
-    clients: new ClientAuthenticator({ keyring, store, clock }),
+    clients: new ClientAuthenticator({ keyring, store, clock, supersededGraceMs: config.supersededGraceMs }),
     crls: new CrlPublisher({ keyring, store, clock, validityMs: config.crlValidityMs }),
     urls,
+    scopedAdminSecret: await scopedAdminSecret(keyring),
   };
 
   // The CA list sent in the handshake is the trust bundle, so that curl, Go and openssl clients offer
@@ -92,21 +96,49 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   const baseLogger: FastifyBaseLogger = logger;
   // Unknown fields are refused, not silently dropped: a mistyped "runtime" must not mint a new runtime.
   const ajv = { customOptions: { removeAdditional: false as const } };
+  // Every error, the framework's and the HTTP parser's included, answers in the `{code, error}` shape.
+  const errors = { frameworkErrors, clientErrorHandler };
+  // Slow or silent clients (half-open connections, slowloris) are bounded in number and in time.
+  const limits = config.connections;
+  const nodeServer = {
+    requireHostHeader: false,
+    headersTimeout: limits.headerTimeoutMs,
+    // How often Node looks for requests past their header or request timeout.
+    connectionsCheckingInterval: Math.min(limits.headerTimeoutMs, 5000),
+  };
+  const timeouts = {
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+  };
   const external = Fastify({
-    https: { ...tlsOptions(serving.current()), requestCert: true, rejectUnauthorized: false },
+    https: {
+      ...tlsOptions(serving.current()),
+      requestCert: true,
+      rejectUnauthorized: false,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      ...nodeServer,
+    },
     loggerInstance: baseLogger.child({ listener: "external" }),
     bodyLimit: config.bodyLimit,
     ajv,
+    ...errors,
+    ...timeouts,
     return503OnClosing: false,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
   serving.onChange((credentials) => external.server.setSecureContext(tlsOptions(credentials)));
   const internal: FastifyInstance = Fastify({
     loggerInstance: baseLogger.child({ listener: "internal" }),
+    http: nodeServer,
     bodyLimit: config.bodyLimit,
     ajv,
+    ...errors,
+    ...timeouts,
     return503OnClosing: false,
   });
+  external.server.maxConnections = limits.max;
+  internal.server.maxConnections = limits.max;
 
   let closing = false;
   setupInstance(external, { listener: "external", metrics, closing: () => closing });

@@ -5,7 +5,7 @@
  */
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "@tether/shared/time";
-import type { Store } from "./store/store.ts";
+import type { AuditEvent, Store } from "./store/store.ts";
 
 export type AuditType =
   | "token.issued"
@@ -35,7 +35,18 @@ export class Audit {
     runtimeId: string | null,
     detail: Record<string, unknown> = {},
   ): Promise<void> {
-    this.#log.info({ event: type, runtimeId, ...detail }, type);
-    await this.#store.appendAudit({ at: this.#clock.now(), type, runtimeId, detail });
+    const event = this.event(type, runtimeId, detail);
+    this.logged([event]);
+    await this.#store.appendAudit(event);
+  }
+
+  /** An event to store with the write it describes (`Store.spendToken`); `logged` once that committed. */
+  event(type: AuditType, runtimeId: string | null, detail: Record<string, unknown> = {}): AuditEvent {
+    return { at: this.#clock.now(), type, runtimeId, detail };
+  }
+
+  logged(events: AuditEvent[]): void {
+    for (const { type, runtimeId, detail } of events)
+      this.#log.info({ event: type, runtimeId, ...detail }, type);
   }
 }

@@ -19,6 +19,8 @@ const USAGE = `usage: tether-hub <command> [flags]
   runtimes delete ID                       delete a runtime and revoke all its certificates
   revoke (--hash SHA256 | --runtime ID)    revoke one certificate, or every certificate of a runtime
   admin-token                              print the admin token kept in --data-dir
+  admin-token create --scope S[,S...] --ttl 24h   mint a scoped, expiring admin token (JWT)
+  admin-token revoke --id ID               revoke a scoped admin token
 
 client flags (every command but serve):
   --internal-url URL   internal API (default http://127.0.0.1:8080)  [TETHER_HUB_INTERNAL_URL]

@@ -46,9 +46,30 @@ export interface HubConfig {
   logLevel: string;
   /** L, ST and C of every runtime's subject; O, OU and CN come from the runtime. */
   subject: { locality: string; province: string; country: string };
+  /** Renewals of one runtime allowed within the window (docs/api.md, renewals). */
+  renewalLimit: { max: number; windowMs: number };
+  /** How long a certificate keeps working after it was renewed; then it is refused. */
+  supersededGraceMs: number;
+  /** Per listener: what a client may hold open, and for how long, before the hub closes it. */
+  connections: ConnectionLimits;
+}
+
+export interface ConnectionLimits {
+  /** Connections over this count are closed as they arrive. */
+  max: number;
+  /** From accepting a TLS connection to the end of its handshake. */
+  handshakeTimeoutMs: number;
+  /** From a connection (or the previous request on it) to the end of a request's headers. */
+  headerTimeoutMs: number;
+  /** From the connection to the end of a request's body. */
+  requestTimeoutMs: number;
+  /** A connection with no traffic, between requests or in the middle of one, is closed after this. */
+  idleTimeoutMs: number;
 }
 
 export const MAX_TOKEN_TTL_MS = 24 * 3_600_000;
+/** A bootstrap kubeconfig may wait in a provisioning pipeline, but not forever. */
+export const MAX_BOOTSTRAP_TOKEN_TTL_MS = 365 * 86_400_000;
 
 /** The flag table: name, type, default, help. `--help` prints it. */
 const FLAGS = {
@@ -92,7 +113,7 @@ const FLAGS = {
     help: "how often --tls-cert/--tls-key are checked",
   },
   "token-ttl": { type: "string", default: "10m", help: "one-time token lifetime (max 24h)" },
-  "bootstrap-token-ttl": { type: "string", default: "24h", help: "bootstrap token lifetime" },
+  "bootstrap-token-ttl": { type: "string", default: "24h", help: "bootstrap token lifetime (max 365d)" },
   "internal-auth": { type: "string", default: "bearer", help: "bearer | none (network-isolated only)" },
   "admin-token": { type: "string", help: "use this admin token instead of generating one" },
   "body-limit": { type: "string", default: "64KiB", help: "request body limit (B, KiB, MiB)" },
@@ -102,6 +123,22 @@ const FLAGS = {
   "subject-locality": { type: "string", default: "Berlin", help: "L of every runtime subject" },
   "subject-province": { type: "string", default: "Berlin", help: "ST of every runtime subject" },
   "subject-country": { type: "string", default: "DE", help: "C of every runtime subject" },
+  "renewal-limit": { type: "string", default: "10", help: "renewals per runtime and window; more get 429" },
+  "renewal-limit-window": { type: "string", default: "1h", help: "renewal limit window" },
+  "superseded-grace": {
+    type: "string",
+    default: "1h",
+    help: "how long a renewed certificate keeps working (0s: not at all)",
+  },
+  "max-connections": {
+    type: "string",
+    default: "1000",
+    help: "open connections per listener; more are closed",
+  },
+  "handshake-timeout": { type: "string", default: "10s", help: "TLS handshake time limit" },
+  "header-timeout": { type: "string", default: "10s", help: "time limit to receive a request's headers" },
+  "request-timeout": { type: "string", default: "30s", help: "time limit to receive a whole request" },
+  "idle-timeout": { type: "string", default: "30s", help: "closes a connection silent this long" },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -166,6 +203,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   const tokenTtlMs = duration("token-ttl");
   if (tokenTtlMs > MAX_TOKEN_TTL_MS) throw new ConfigError("--token-ttl: at most 24h");
+  const bootstrapTokenTtlMs = duration("bootstrap-token-ttl");
+  if (bootstrapTokenTtlMs > MAX_BOOTSTRAP_TOKEN_TTL_MS)
+    throw new ConfigError("--bootstrap-token-ttl: at most 365d");
   const rateLimitMax = Number(required("rate-limit"));
   if (!Number.isInteger(rateLimitMax) || rateLimitMax < 1) {
     throw new ConfigError("--rate-limit: a whole number of requests, at least 1");
@@ -174,6 +214,22 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     if ((get(a) === undefined) !== (get(b) === undefined))
       throw new ConfigError(`--${a} and --${b} go together`);
   };
+  const renewalMax = Number(required("renewal-limit"));
+  if (!Number.isInteger(renewalMax) || renewalMax < 1) {
+    throw new ConfigError("--renewal-limit: a whole number of renewals, at least 1");
+  }
+  const maxConnections = Number(required("max-connections"));
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new ConfigError("--max-connections: a whole number, at least 1");
+  }
+  const timeout = (name: FlagName): number => {
+    const ms = duration(name);
+    if (ms < 1000) throw new ConfigError(`--${name}: at least 1s`);
+    return ms;
+  };
+  if (timeout("header-timeout") > timeout("request-timeout")) {
+    throw new ConfigError("--header-timeout: at most --request-timeout");
+  }
   pair("ca-cert", "ca-key");
   pair("tls-cert", "tls-key");
 
@@ -198,7 +254,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     servingCertValidityMs: duration("serving-cert-validity"),
     tlsReloadIntervalMs: duration("tls-reload-interval"),
     tokenTtlMs,
-    bootstrapTokenTtlMs: duration("bootstrap-token-ttl"),
+    bootstrapTokenTtlMs,
     internalAuth,
     adminToken: get("admin-token"),
     bodyLimit: parseByteSize(required("body-limit")),
@@ -208,6 +264,15 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       locality: required("subject-locality"),
       province: required("subject-province"),
       country: required("subject-country"),
+    },
+    renewalLimit: { max: renewalMax, windowMs: duration("renewal-limit-window") },
+    supersededGraceMs: duration("superseded-grace"),
+    connections: {
+      max: maxConnections,
+      handshakeTimeoutMs: timeout("handshake-timeout"),
+      headerTimeoutMs: timeout("header-timeout"),
+      requestTimeoutMs: timeout("request-timeout"),
+      idleTimeoutMs: timeout("idle-timeout"),
     },
   };
 }

@@ -3,16 +3,20 @@
  * `{"code": <status>, "error": "<message>"}` body (SPEC §2.2), a 404 in the same shape, the body
  * decoding of body-decoding.ts, connection draining on shutdown, and the request-duration metric.
  */
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorMessages, type ErrorBody, type Listener } from "@tether/shared/contract";
 import { decodeBodies } from "./body-decoding.ts";
 import { HttpError } from "./errors.ts";
+import { StoreUnavailableError } from "./store/errors.ts";
 import type { HubMetrics } from "./metrics.ts";
 
 export function errorBody(error: FastifyError | HttpError | Error): ErrorBody {
   const fastifyError = error as Partial<FastifyError>;
   let code = 500;
   if (error instanceof HttpError) code = error.statusCode;
+  else if (error instanceof StoreUnavailableError) code = 503;
   else if (fastifyError.validation) code = 400;
   else if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400)
     code = fastifyError.statusCode;
@@ -20,7 +24,9 @@ export function errorBody(error: FastifyError | HttpError | Error): ErrorBody {
     case 413:
       return { code, error: ErrorMessages.bodyTooLarge };
     case 429:
-      return { code, error: ErrorMessages.rateLimited };
+      return { code, error: error instanceof HttpError ? error.message : ErrorMessages.rateLimited };
+    case 503:
+      return { code, error: error instanceof HttpError ? error.message : ErrorMessages.storeUnavailable };
     case 500:
       // Internals (store, CA) stay in the log.
       return { code, error: "Internal server error." };
@@ -36,12 +42,70 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
   return reply.code(body.code).send(body);
 }
 
+/**
+ * Errors Fastify meets before a route runs (Fastify's `frameworkErrors` option): a URL whose
+ * percent-encoding is broken, a path parameter over the router's length limit. The path is not
+ * repeated: it may hold a token.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  let body: ErrorBody;
+  if (error.code === "FST_ERR_BAD_URL")
+    body = { code: 400, error: "The URL is not valid: broken percent-encoding." };
+  else if (error.code === "FST_ERR_MAX_PARAM_LENGTH")
+    body = { code: 414, error: "A path parameter is too long." };
+  else body = errorBody(error);
+  void reply.code(body.code).send(body);
+}
+
+/**
+ * What the HTTP parser refuses before Fastify sees a request (the node server's `clientError`):
+ * headers over the size limit, a request that is not HTTP, a request timeout. The answer is written to
+ * the socket by hand, in the same `{code, error}` shape, and the connection closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let body: ErrorBody;
+  if (error.code === "HPE_HEADER_OVERFLOW")
+    body = { code: 431, error: "Request header fields are too large." };
+  else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") body = { code: 408, error: "Request timeout." };
+  else body = { code: 400, error: "Malformed HTTP request." };
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${body.code} ${STATUS_CODES[body.code]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
 export function setupInstance(
   app: FastifyInstance,
   options: { listener: Listener; metrics: HubMetrics; closing: () => boolean },
 ): void {
   const { listener, metrics, closing } = options;
   app.setErrorHandler(handleError);
+  // Node answers a request without Host with an empty 400 unless told not to (app.ts turns that
+  // off with requireHostHeader: false); the refusal is made here, in the contract's shape.
+  app.addHook("onRequest", (request, _reply, done) => {
+    done(request.headers.host === undefined ? new HttpError(400, "Host header required.") : undefined);
+  });
+  // A path served with other methods is a 405 naming them (Allow), not a 404.
+  const served: { pattern: RegExp; method: string }[] = [];
+  app.addHook("onRoute", (route) => {
+    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, "[^/]+")}$`);
+    for (const method of [route.method].flat()) served.push({ pattern, method });
+  });
+  // Before the body is parsed: a method the path does not take is refused whatever its body.
+  app.addHook("onRequest", (request, reply, done) => {
+    if (!request.is404) return done();
+    const path = request.url.split("?")[0] ?? "";
+    const allowed = [...new Set(served.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allowed.length === 0) return done();
+    void reply.header("allow", allowed.join(", "));
+    done(new HttpError(405, `Method ${request.method} not allowed; use ${allowed.join(" or ")}.`));
+  });
   app.setNotFoundHandler((request, reply) => {
     // The path only: the query may hold a token.
     const path = request.url.split("?")[0];

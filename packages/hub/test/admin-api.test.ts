@@ -187,7 +187,7 @@ t.test("runtime registry, revocation by hash, delete", async (t) => {
       json: { hash },
     });
   const revoked = await revoke(leaf.sha256.toUpperCase());
-  t.same([revoked.status, revoked.text], [201, ""], "hash matched case-insensitively");
+  t.same([revoked.status, revoked.body], [201, { revoked: 1 }], "hash matched case-insensitively");
   t.same(
     (await call(management, { dispatcher: a.agent })).body,
     error(403, ErrorMessages.certificateRevoked),
@@ -244,6 +244,29 @@ t.test("bootstrap kubeconfig needs a runtime, or Tenant and Group to create one"
       code: 400,
     },
   );
+});
+
+t.test("an out-of-range ttl is a 400 before anything is created", async (t) => {
+  const hub = await startHub(t);
+  const headers = adminHeaders(hub, { tenant: "t", group: "g" });
+  const bounds = {
+    bootstrap: "ttl: must be more than 0 and at most 365d",
+    token: "ttl: must be more than 0 and at most 1d",
+  };
+  for (const ttl of ["99999999999999999999d", "1000000d", "366d", "0ms", "0s"]) {
+    const kubeconfig = await call(`${hub.internalUrl}/v1/runtimes/new-${ttl}/bootstrap-kubeconfig`, {
+      headers,
+      json: { ttl },
+    });
+    t.same([kubeconfig.status, kubeconfig.body], [400, error(400, bounds.bootstrap)], `bootstrap ttl ${ttl}`);
+    const token = await call(`${hub.internalUrl}/v1/runtimes/tokens`, {
+      headers,
+      json: { runtime: `tok-${ttl}`, ttl },
+    });
+    t.same([token.status, token.body], [400, error(400, bounds.token)], `token ttl ${ttl}`);
+  }
+  t.same(await hub.store.listRuntimes(), [], "no runtime was created");
+  t.same(await hub.store.listAudit({ type: "token.issued" }), [], "no token either");
 });
 
 t.test("metrics and health", async (t) => {
@@ -307,6 +330,11 @@ t.test("configuration: flags, TETHER_HUB_* env, defaults, errors", async (t) => 
   t.equal(parseByteSize("1MiB"), 1048576);
   for (const bad of [
     ["--token-ttl", "25h"],
+    ["--bootstrap-token-ttl", "366d"],
+    ["--max-connections", "0"],
+    ["--idle-timeout", "10ms"],
+    ["--header-timeout", "1m", "--request-timeout", "30s"],
+    ["--bootstrap-token-ttl", "99999999999999999999d"],
     ["--key-algorithm", "rsa1024"],
     ["--internal-auth", "basic"],
     ["--public-url", "http://insecure"],

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { DatabaseSync } from "node:sqlite";
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { freshPostgresDatabase } from "./helpers/postgres.ts";
 
 const T0 = new Date("2026-03-01T12:00:00Z");
 const OPEN_TS = new URL("../src/store/open.ts", import.meta.url).href;
+const SQLITE_TS = new URL("../src/store/sqlite.ts", import.meta.url).href;
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), "tether-store-"));
@@ -112,6 +114,53 @@ console.log(JSON.stringify(wins));`;
   const wins = (await Promise.all(processes)) as string[][];
   t.same(wins.flat().sort(), hashes, "every token won once, by one process");
 });
+
+t.test(
+  "SQLite: a write whose commit fails (the WAL cannot be written) is reported, never seen as done",
+  async (t) => {
+    const dir = tempDir(t);
+    const store = await openStore({ dataDir: dir });
+    t.teardown(() => store.close());
+    for (const hash of ["a", "b"]) await store.putToken(infoToken(hash.repeat(64)));
+    // This connection keeps the WAL index (-shm) in place; with the WAL emptied, the first frame a
+    // writer appends is past the child's file size limit: the disk is full for it, and only for it.
+    const holder = new DatabaseSync(join(dir, SQLITE_FILE));
+    t.teardown(() => holder.close());
+    holder.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const attempt = async (call: string) => {
+      const code = `import { openSqliteStore } from ${JSON.stringify(SQLITE_TS)};
+process.on("SIGXFSZ", () => undefined);
+const store = openSqliteStore(${JSON.stringify(dir)});
+try { console.log(JSON.stringify(await ${call})); } catch (error) { console.log(JSON.stringify({ error: error.message })); }`;
+      const { stdout } = await promisify(execFile)("prlimit", [
+        "--fsize=1024",
+        process.execPath,
+        "--input-type=module",
+        "-e",
+        code,
+      ]);
+      return JSON.parse(stdout) as { ok?: boolean; error?: string };
+    };
+    const usedAt = (hash: string) =>
+      holder.prepare("SELECT used_at FROM tokens WHERE hash = ?").get(hash)?.used_at;
+    const at = T0.getTime() + 1000;
+
+    const consumed = await attempt(`store.consumeToken("${"a".repeat(64)}", "info", new Date(${at}))`);
+    t.equal(usedAt("a".repeat(64)), null, "the token was not used on disk");
+    t.match(consumed, { error: /disk I\/O error|database or disk is full/ }, "consumeToken says so");
+
+    const spent = await attempt(
+      `store.spendToken("${"b".repeat(64)}", "info", new Date(${at}), { audit: [{ at: new Date(${at}), type: "token.used", runtimeId: "rt", detail: {} }] })`,
+    );
+    t.equal(usedAt("b".repeat(64)), null);
+    t.match(spent, { error: /disk I\/O error|database or disk is full/ }, "spendToken says so");
+    t.equal(
+      (await store.consumeToken("a".repeat(64), "info", new Date(at))).ok,
+      true,
+      "the token is still usable",
+    );
+  },
+);
 
 t.test("openStore picks the adapter from the URL and closes a store it cannot migrate", async (t) => {
   t.equal(isPostgresUrl("postgres://u@h/db"), true);

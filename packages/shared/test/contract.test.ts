@@ -267,6 +267,8 @@ t.test("the route table holds every SPEC route", async (t) => {
     "internal GET /v1/runtimes/:id admin 200",
     "internal DELETE /v1/runtimes/:id admin 204",
     "internal GET /metrics admin 200",
+    "internal POST /v1/admin-tokens admin 201",
+    "internal DELETE /v1/admin-tokens/:id admin 204",
   ];
   const success = (r: (typeof routeList)[number]) =>
     Object.keys(r.schema.response).find((s) => Number(s) < 400);
@@ -275,7 +277,7 @@ t.test("the route table holds every SPEC route", async (t) => {
     expected.sort(),
   );
   t.equal(routesFor("external").length, 8);
-  t.equal(routesFor("internal").length, 7);
+  t.equal(routesFor("internal").length, 9);
   t.same(
     routeList
       .filter((r) => r.decoding === "go")

@@ -3,6 +3,7 @@ import {
   FakeClock,
   cryptoRandom,
   formatDuration,
+  MAX_DURATION_MS,
   parseDuration,
   sequenceRandom,
   systemClock,
@@ -16,6 +17,14 @@ t.test("parseDuration reads the units operators type", async (t) => {
   t.equal(parseDuration("250ms"), 250);
   for (const bad of ["", "10", "-5m", "5 minutes", "1y", "m"]) {
     t.throws(() => parseDuration(bad), /invalid duration/, `refuses ${JSON.stringify(bad)}`);
+  }
+  t.equal(parseDuration("36500d"), MAX_DURATION_MS);
+  for (const long of ["36501d", "99999999999999999999d", `${"9".repeat(400)}h`]) {
+    t.throws(
+      () => parseDuration(long),
+      /at most 36500d/,
+      `refuses ${long.slice(0, 24)}: no lifetime is that long`,
+    );
   }
 });
 

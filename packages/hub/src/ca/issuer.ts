@@ -22,7 +22,7 @@ import type { Clock } from "@tether/shared/time";
 import type { Audit } from "../audit.ts";
 import { HttpError } from "../errors.ts";
 import type { HubMetrics } from "../metrics.ts";
-import type { CertificateKind, Store } from "../store/store.ts";
+import type { AuditEvent, CertificateKind, CertificateRecord, Store } from "../store/store.ts";
 
 export interface IssuerOptions {
   keyring: CaKeyring;
@@ -61,12 +61,37 @@ export class Issuer {
     }
   }
 
-  async issue(csr: ParsedCsr, runtimeId: string, kind: CertificateKind): Promise<CertificatesResponse> {
-    const { keyring, store, clock, audit, metrics, validityMs, crlUrl } = this.#options;
+  /** Signs and records a certificate with its audit event (renewals: no token is spent). */
+  async issue(
+    csr: ParsedCsr,
+    runtimeId: string,
+    kind: CertificateKind,
+    parentSha256: string | null = null,
+  ): Promise<CertificatesResponse> {
+    const { store, audit } = this.#options;
+    const signed = await this.sign(csr, runtimeId, kind, parentSha256);
+    await store.recordCertificate(signed.certificate);
+    for (const event of signed.audit) await store.appendAudit(event);
+    audit.logged(signed.audit);
+    this.issued(signed);
+    return signed.response;
+  }
+
+  /**
+   * Signs without storing: the enrolment route stores the certificate in the transaction that spends
+   * its token (`TokenService.spend`), then calls `issued`.
+   */
+  async sign(
+    csr: ParsedCsr,
+    runtimeId: string,
+    kind: CertificateKind,
+    parentSha256: string | null = null,
+  ): Promise<SignedCertificate> {
+    const { keyring, clock, audit, validityMs, crlUrl } = this.#options;
     const ca = keyring.active;
     const crlDistributionPoint = crlUrl(ca.sha256);
     const issued = await issueCertificate({ csr, ca, validityMs, clock, crlDistributionPoint });
-    await store.recordCertificate({
+    const certificate: CertificateRecord = {
       runtimeId,
       serial: issued.serial,
       sha256: issued.sha256,
@@ -76,18 +101,33 @@ export class Issuer {
       kind,
       issuedAt: clock.now(),
       pem: issued.pem,
-    });
-    metrics.certificatesIssued.inc({ kind });
-    await audit.record(kind === "initial" ? "certificate.issued" : "certificate.renewed", runtimeId, {
+      parentSha256,
+    };
+    const event = audit.event(kind === "initial" ? "certificate.issued" : "certificate.renewed", runtimeId, {
       serial: issued.serial,
       sha256: issued.sha256,
       notAfter: issued.notAfter.toISOString(),
     });
     return {
-      // Kyma clients count the certificates in crt: the leaf and its issuing CA, nothing more.
-      crt: encodeBase64Pem(issued.pem + ca.certPem),
-      clientCrt: encodeBase64Pem(issued.pem),
-      caCrt: encodeBase64Pem(ca.certPem),
+      certificate,
+      audit: [event],
+      response: {
+        // Kyma clients count the certificates in crt: the leaf and its issuing CA, nothing more.
+        crt: encodeBase64Pem(issued.pem + ca.certPem),
+        clientCrt: encodeBase64Pem(issued.pem),
+        caCrt: encodeBase64Pem(ca.certPem),
+      },
     };
   }
+
+  /** Counts a stored certificate (its audit events are logged by whoever stored them). */
+  issued(signed: SignedCertificate): void {
+    this.#options.metrics.certificatesIssued.inc({ kind: signed.certificate.kind });
+  }
+}
+
+export interface SignedCertificate {
+  certificate: CertificateRecord;
+  audit: AuditEvent[];
+  response: CertificatesResponse;
 }

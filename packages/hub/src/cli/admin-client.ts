@@ -6,6 +6,8 @@ import { request } from "undici";
 import {
   fillPath,
   routes,
+  type AdminTokenRequest,
+  type AdminTokenResponse,
   type BootstrapKubeconfigRequest,
   type ErrorBody,
   type RouteName,
@@ -94,6 +96,14 @@ export class AdminClient {
 
   async getRuntime(id: string): Promise<RuntimeView> {
     return JSON.parse(await this.#call("getRuntime", { params: { id } })) as RuntimeView;
+  }
+
+  async createAdminToken(body: AdminTokenRequest): Promise<AdminTokenResponse> {
+    return JSON.parse(await this.#call("createAdminToken", { body })) as AdminTokenResponse;
+  }
+
+  async revokeAdminToken(id: string): Promise<void> {
+    await this.#call("revokeAdminToken", { params: { id } });
   }
 
   async revokeByHash(hash: string): Promise<void> {

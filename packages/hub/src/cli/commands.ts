@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+import { adminScopes, type AdminScope } from "@tether/shared/contract";
 import { encodeBase64Pem } from "@tether/shared/pki";
 import { ConfigError, envName } from "../config.ts";
 import { adminTokenPath, readAdminToken } from "../tokens/admin-token.ts";
@@ -182,6 +183,8 @@ export async function revoke(argv: string[]): Promise<void> {
 }
 
 export async function adminToken(argv: string[]): Promise<void> {
+  if (argv[0] === "create") return adminTokenCreate(argv.slice(1));
+  if (argv[0] === "revoke") return adminTokenRevoke(argv.slice(1));
   const values = parse(argv, {});
   const dataDir = resolve(setting(values, "data-dir", ".tether/hub")!);
   const token = await readAdminToken(dataDir);
@@ -191,6 +194,27 @@ export async function adminToken(argv: string[]): Promise<void> {
     );
   }
   console.log(token);
+}
+
+/** `admin-token create --scope tokens:create[,runtimes:read,...] --ttl 24h`: a scoped, expiring token. */
+async function adminTokenCreate(argv: string[]): Promise<void> {
+  const values = parse(argv, { scope: { type: "string", multiple: true }, ttl: { type: "string" } });
+  const scopes = (values.scope ?? []).flatMap((s) => s.split(",")).map((s) => s.trim());
+  const unknown = scopes.filter((s) => !(adminScopes as readonly string[]).includes(s));
+  if (scopes.length === 0 || unknown.length > 0) {
+    throw new ConfigError(`--scope: one or more of ${adminScopes.join(", ")}`);
+  }
+  const created = await (
+    await client(values)
+  ).createAdminToken({ scopes: scopes as AdminScope[], ttl: required(values, "ttl") });
+  console.log(`id:      ${created.id}\nscopes:  ${created.scopes.join(",")}\nexpires: ${created.expiresAt}`);
+  console.log(`token:   ${created.token}`);
+}
+
+async function adminTokenRevoke(argv: string[]): Promise<void> {
+  const values = parse(argv, { id: { type: "string" } });
+  await (await client(values)).revokeAdminToken(required(values, "id"));
+  console.log(`revoked ${values.id}`);
 }
 
 function printTable(header: string[], rows: string[][]): void {

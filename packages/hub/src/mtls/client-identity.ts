@@ -30,10 +30,12 @@ export class ClientAuthenticator {
   readonly #keyring: CaKeyring;
   readonly #store: Store;
   readonly #clock: Clock;
+  readonly #supersededGraceMs: number;
   readonly #lastTouched = new Map<string, number>();
   readonly #verified = new WeakMap<object, { raw: Buffer; chain: VerifiedChain }>();
 
-  constructor(options: { keyring: CaKeyring; store: Store; clock: Clock }) {
+  constructor(options: { keyring: CaKeyring; store: Store; clock: Clock; supersededGraceMs: number }) {
+    this.#supersededGraceMs = options.supersededGraceMs;
     this.#keyring = options.keyring;
     this.#store = options.store;
     this.#clock = options.clock;
@@ -57,7 +59,13 @@ export class ClientAuthenticator {
     ]);
     if (revocation) throw refuse(ErrorMessages.certificateRevoked);
     if (!certificate) throw refuse(ErrorMessages.unknownCertificate);
-    await this.#touch(certificate.runtimeId, now);
+    // A renewed certificate keeps working for the grace period, so that a spoke rolling its new
+    // certificate out is not cut off; after that only the renewal is accepted.
+    const renewal = await this.#store.firstRenewal(sha256);
+    if (renewal && now.getTime() >= renewal.issuedAt.getTime() + this.#supersededGraceMs) {
+      throw refuse(ErrorMessages.certificateSuperseded);
+    }
+    await this.#touch(request, certificate.runtimeId, now);
     return { subject: chain.leaf.subject, certificate };
   }
 
@@ -85,11 +93,15 @@ export class ClientAuthenticator {
     return issuer !== undefined && at >= issuer.notBefore.getTime() && at <= issuer.notAfter.getTime();
   }
 
-  async #touch(runtimeId: string, now: Date): Promise<void> {
+  /** A hint, not a need: a store that cannot write must not refuse a request that only reads. */
+  async #touch(request: FastifyRequest, runtimeId: string, now: Date): Promise<void> {
     const last = this.#lastTouched.get(runtimeId) ?? -Infinity;
     if (now.getTime() - last < TOUCH_INTERVAL_MS) return;
     this.#lastTouched.set(runtimeId, now.getTime());
-    await this.#store.touchRuntime(runtimeId, now);
+    await this.#store.touchRuntime(runtimeId, now).catch((error: unknown) => {
+      this.#lastTouched.delete(runtimeId);
+      request.log.warn({ err: error, runtimeId }, "lastSeenAt not recorded");
+    });
   }
 }
 

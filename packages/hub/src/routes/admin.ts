@@ -4,20 +4,25 @@
  * `--internal-auth=none`.
  */
 import { randomUUID } from "node:crypto";
+import fastifyJwt from "@fastify/jwt";
 import type { FastifyRequest } from "fastify";
 import {
   ErrorMessages,
   routes,
   tenantSchema,
+  type AdminScope,
+  type AdminTokenResponse,
+  type RevocationByHashResponse,
   type RuntimeList,
   type TokenResponse,
 } from "@tether/shared/contract";
 import { buildBootstrapKubeconfig } from "@tether/shared/kubeconfig";
-import { parseDuration } from "@tether/shared/time";
-import { MAX_TOKEN_TTL_MS } from "../config.ts";
+import { formatDuration, parseDuration } from "@tether/shared/time";
+import { MAX_BOOTSTRAP_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS } from "../config.ts";
 import { HttpError, runtimeNotFound } from "../errors.ts";
 import { DuplicateRuntimeError } from "../store/errors.ts";
 import type { Runtime } from "../store/store.ts";
+import { ScopedAdminTokens, isJwt } from "../tokens/scoped-admin.ts";
 import { bearerToken } from "./bearer.ts";
 import type { HubRoutes } from "./context.ts";
 import { runtimeView } from "./runtime-view.ts";
@@ -25,14 +30,24 @@ import { runtimeView } from "./runtime-view.ts";
 /** The rule of the contract's tenant and group schemas, for the headers of routes that do not declare them. */
 const SUBJECT_VALUE = new RegExp(tenantSchema.pattern, "u");
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The scope a scoped admin token needs for this route; without one, only the full admin token. */
+    scope?: AdminScope;
+  }
+}
+
 export const adminRoutes: HubRoutes = (app, ctx, done) => {
   const { store, clock, tokens, urls, config, audit, metrics, serving } = ctx;
+  void app.register(fastifyJwt, { secret: ctx.scopedAdminSecret });
+  const scoped = new ScopedAdminTokens({ store, clock, jwt: () => app.jwt });
 
   if (config.internalAuth === "bearer") {
     app.addHook("onRequest", async (request) => {
       const token = bearerToken(request.headers.authorization);
       if (token === undefined) throw new HttpError(401, ErrorMessages.adminTokenRequired);
-      await tokens.checkAdmin(token);
+      if (isJwt(token)) await scoped.check(token, request.routeOptions.config.scope);
+      else await tokens.checkAdmin(token);
     });
   }
 
@@ -75,11 +90,17 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     return runtime;
   };
 
-  const ttl = (text: string | undefined, fallback: number, max = Infinity): number => {
+  /** Checked before anything is created: a refused ttl leaves no runtime behind. */
+  const ttl = (text: string | undefined, fallback: number, max: number): number => {
     if (text === undefined) return fallback;
-    const ms = parseDuration(text);
-    if (ms <= 0 || ms > max)
-      throw new HttpError(400, `ttl: must be more than 0 and at most ${max / 3_600_000}h`);
+    const bounds = `ttl: must be more than 0 and at most ${formatDuration(max)}`;
+    let ms: number;
+    try {
+      ms = parseDuration(text);
+    } catch {
+      throw new HttpError(400, bounds);
+    }
+    if (ms <= 0 || ms > max) throw new HttpError(400, bounds);
     return ms;
   };
 
@@ -87,6 +108,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     method: routes.createToken.method,
     url: routes.createToken.path,
     schema: routes.createToken.schema,
+    config: { scope: "tokens:create" },
     handler: async (request, reply) => {
       const { tenant, group } = request.headers;
       const { runtime: id = randomUUID(), labels = {}, ttl: ttlText } = request.body;
@@ -103,16 +125,20 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     method: routes.revokeByHash.method,
     url: routes.revokeByHash.path,
     schema: routes.revokeByHash.schema,
+    config: { scope: "certificates:revoke" },
     handler: async (request, reply) => {
       const sha256 = request.body.hash.toLowerCase();
-      const revoked = await store.revoke({ sha256, revokedAt: clock.now(), reason: "admin" });
+      // The certificate and every renewal made from it: a stolen certificate renewed before it was
+      // revoked leaves nothing valid behind.
+      const revoked = await store.revokeLineage({ sha256, revokedAt: clock.now(), reason: "admin" });
       const certificate = await store.getCertificate(sha256);
       await audit.record("certificate.revoked", certificate?.runtimeId ?? null, {
         sha256,
         by: "admin",
         revoked,
       });
-      return reply.code(201).send();
+      const response: RevocationByHashResponse = { revoked };
+      return reply.code(201).send(response);
     },
   });
 
@@ -120,8 +146,9 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     method: routes.bootstrapKubeconfig.method,
     url: routes.bootstrapKubeconfig.path,
     schema: routes.bootstrapKubeconfig.schema,
+    config: { scope: "bootstrap:create" },
     handler: async (request, reply) => {
-      const lifetime = ttl(request.body.ttl, config.bootstrapTokenTtlMs);
+      const lifetime = ttl(request.body.ttl, config.bootstrapTokenTtlMs, MAX_BOOTSTRAP_TOKEN_TTL_MS);
       const runtime = await existingOrNamed(request, request.params.id);
       const token = await tokens.issue("bootstrap", runtime.id, lifetime);
       const kubeconfig = buildBootstrapKubeconfig({
@@ -140,7 +167,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     const { tenant, group } = request.headers;
     if (runtime || typeof tenant !== "string" || typeof group !== "string") throw runtimeNotFound();
     if (![tenant, group].every((value) => SUBJECT_VALUE.test(value))) {
-      throw new HttpError(400, "Tenant and Group: 1-64 characters, without ',' or '='.");
+      throw new HttpError(400, "Tenant and Group: 1-64 printable ASCII characters, without ',' or '='.");
     }
     return runtimeFor(id, tenant, group, {});
   };
@@ -149,6 +176,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     method: routes.listRuntimes.method,
     url: routes.listRuntimes.path,
     schema: routes.listRuntimes.schema,
+    config: { scope: "runtimes:read" },
     handler: async (): Promise<RuntimeList> => {
       const now = clock.now();
       const runtimes = await store.listRuntimes();
@@ -160,6 +188,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     method: routes.getRuntime.method,
     url: routes.getRuntime.path,
     schema: routes.getRuntime.schema,
+    config: { scope: "runtimes:read" },
     handler: async (request) => {
       const runtime = await store.getRuntime(request.params.id);
       if (!runtime) throw runtimeNotFound();
@@ -171,6 +200,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     method: routes.deleteRuntime.method,
     url: routes.deleteRuntime.path,
     schema: routes.deleteRuntime.schema,
+    config: { scope: "runtimes:delete" },
     handler: async (request, reply) => {
       const { id } = request.params;
       if (!(await store.deleteRuntime(id, clock.now()))) throw runtimeNotFound();
@@ -183,8 +213,37 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     method: routes.metrics.method,
     url: routes.metrics.path,
     schema: routes.metrics.schema,
+    config: { scope: "metrics:read" },
     handler: async (_request, reply) => {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+  });
+
+  // No scope: minting and revoking scoped tokens needs the full admin token.
+  app.route({
+    method: routes.createAdminToken.method,
+    url: routes.createAdminToken.path,
+    schema: routes.createAdminToken.schema,
+    handler: async (request, reply) => {
+      const { scopes, ttl: ttlText } = request.body;
+      const minted = await scoped.mint(scopes, ttl(ttlText, 0, MAX_BOOTSTRAP_TOKEN_TTL_MS));
+      const response: AdminTokenResponse = {
+        id: minted.id,
+        token: minted.token,
+        scopes,
+        expiresAt: minted.expiresAt.toISOString(),
+      };
+      return reply.code(201).send(response);
+    },
+  });
+
+  app.route({
+    method: routes.revokeAdminToken.method,
+    url: routes.revokeAdminToken.path,
+    schema: routes.revokeAdminToken.schema,
+    handler: async (request, reply) => {
+      if (!(await scoped.revoke(request.params.id))) throw new HttpError(404, "No such admin token.");
+      return reply.code(204).send();
     },
   });
   done();

@@ -30,6 +30,8 @@ export interface HubContext {
   audit: Audit;
   metrics: HubMetrics;
   urls: PublicUrls;
+  /** Signs scoped admin tokens (tokens/scoped-admin.ts). */
+  scopedAdminSecret: Buffer;
 }
 
 /**

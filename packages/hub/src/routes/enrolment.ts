@@ -53,21 +53,27 @@ export const enrolmentRoutes: HubRoutes = (app, ctx, done) => {
     handler: async (request): Promise<CsrInfo> => {
       const oneTime = given(request.query.token);
       const bootstrap = bearerToken(request.headers.authorization);
-      let record: TokenRecord;
-      if (oneTime !== undefined) record = await tokens.consume(oneTime, "info");
-      else if (bootstrap !== undefined) record = await tokens.consume(bootstrap, "bootstrap");
+      let token: string;
+      let purpose: "info" | "bootstrap";
+      if (oneTime !== undefined) [token, purpose] = [oneTime, "info"];
+      else if (bootstrap !== undefined) [token, purpose] = [bootstrap, "bootstrap"];
       else throw tokenNotProvided();
+      const record = await tokens.peek(token, purpose);
       const runtime = await enrollableRuntime(record.runtimeId);
-      if (record.labels !== null && !sameLabels(record.labels, runtime.labels)) {
-        await store.setRuntimeLabels(runtime.id, record.labels);
-        await audit.record("runtime.labels.replaced", runtime.id, {
-          from: runtime.labels,
-          to: record.labels,
-        });
-      }
-      const csrToken = await tokens.issue("csr", runtime.id, config.tokenTtlMs);
+      // A re-enrolment token's labels replace the runtime's, in the transaction that uses the token.
+      const relabel =
+        record.labels !== null && !sameLabels(record.labels, runtime.labels) ? record.labels : undefined;
+      // The CSR token is stored in the transaction that uses the info token: one never exists without the other.
+      const csrToken = tokens.mint("csr", runtime.id, config.tokenTtlMs);
+      await tokens.spend(token, purpose, {
+        token: csrToken.record,
+        labels: relabel && { runtimeId: runtime.id, labels: relabel },
+        audit: relabel
+          ? [audit.event("runtime.labels.replaced", runtime.id, { from: runtime.labels, to: relabel })]
+          : [],
+      });
       return {
-        csrUrl: urls.csr(csrToken),
+        csrUrl: urls.csr(csrToken.token),
         api: { infoUrl: urls.managementInfo, certificatesUrl: urls.certificates },
         certificate: certificateTemplate(runtimeSubject(runtime, config), config),
       };
@@ -89,9 +95,12 @@ export const enrolmentRoutes: HubRoutes = (app, ctx, done) => {
       const { token, record } = request.csrToken;
       const runtime = await enrollableRuntime(record.runtimeId);
       const csr = await issuer.check(request.body.csr, runtimeSubject(runtime, config), runtime.id);
-      // Only now is the token used: of many requests carrying it, exactly one gets past this line.
-      await tokens.consume(token, "csr");
-      return reply.code(201).send(await issuer.issue(csr, runtime.id, "initial"));
+      const signed = await issuer.sign(csr, runtime.id, "initial");
+      // Only now is the token used, in the transaction that stores the certificate: of many requests
+      // carrying it, exactly one gets past this line, and a failed write leaves it usable.
+      await tokens.spend(token, "csr", { certificate: signed.certificate, audit: signed.audit });
+      issuer.issued(signed);
+      return reply.code(201).send(signed.response);
     },
   });
   done();

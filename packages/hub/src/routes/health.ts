@@ -41,7 +41,7 @@ async function notReady(ctx: HubContext): Promise<string | undefined> {
   try {
     await ctx.store.ping();
   } catch (error) {
-    return `Store not reachable: ${(error as Error).message}`;
+    return `Store not writable: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`;
   }
   const now = ctx.clock.now();
   const ca = ctx.keyring.active.cert;

@@ -3,7 +3,8 @@
  * calling certificate. Every route authenticates the client certificate before anything else,
  * revocation included, so a revoked certificate can do nothing at all.
  */
-import { routes, type ManagementInfo } from "@tether/shared/contract";
+import { ErrorMessages, routes, type ManagementInfo } from "@tether/shared/contract";
+import { HttpError } from "../errors.ts";
 import type { ClientIdentity } from "../mtls/client-identity.ts";
 import { certificateTemplate, type HubRoutes } from "./context.ts";
 import { requestValue } from "./request-value.ts";
@@ -47,7 +48,15 @@ export const managementRoutes: HubRoutes = (app, ctx, done) => {
     handler: async (request, reply) => {
       const { subject, certificate } = request.client;
       const csr = await issuer.check(request.body.csr, subject, certificate.runtimeId);
-      return reply.code(201).send(await issuer.issue(csr, certificate.runtimeId, "renewal"));
+      // One certificate renewing again and again (a stolen key minting fresh ones) is bounded.
+      const since = clock.now().getTime() - config.renewalLimit.windowMs;
+      const recent = (await store.listCertificates(certificate.runtimeId)).filter(
+        (c) => c.kind === "renewal" && c.issuedAt.getTime() > since,
+      );
+      if (recent.length >= config.renewalLimit.max)
+        throw new HttpError(429, ErrorMessages.renewalsRateLimited);
+      const renewed = await issuer.issue(csr, certificate.runtimeId, "renewal", certificate.sha256);
+      return reply.code(201).send(renewed);
     },
   });
 
@@ -57,6 +66,8 @@ export const managementRoutes: HubRoutes = (app, ctx, done) => {
     schema: routes.revokeOwnCertificate.schema,
     handler: async (request, reply) => {
       const { certificate } = request.client;
+      // Only this certificate: a spoke revokes its previous certificate once its renewal is in place,
+      // and the renewal must survive that. Revoking a whole lineage is the admin's (revokeByHash).
       await store.revoke({ sha256: certificate.sha256, revokedAt: clock.now(), reason: "runtime request" });
       await audit.record("certificate.revoked", certificate.runtimeId, {
         sha256: certificate.sha256,

@@ -59,6 +59,7 @@ function certificate(runtimeId: string, overrides: Partial<CertificateRecord> = 
     kind: "initial",
     issuedAt: T0,
     pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    parentSha256: null,
     ...overrides,
   };
 }
@@ -176,6 +177,77 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
       results.every((r) => r.ok || r.reason === "used"),
       "every loser is told the token was used",
     );
+  });
+
+  t.test("spendToken: the token and what it bought are committed together, or neither is", async (t) => {
+    const store = await use(t);
+    const info = token("info", { runtimeId: "rt-spend" });
+    await store.putToken(info);
+    const csr = token("csr", { runtimeId: "rt-spend" });
+    const event = { at: at(1), type: "token.used", runtimeId: "rt-spend", detail: { purpose: "info" } };
+    const spent = await store.spendToken(info.hash, "info", at(1), { token: csr, audit: [event] });
+    t.same(spent, { ok: true, token: { ...info, usedAt: at(1) } });
+    t.equal((await store.peekToken(csr.hash, "csr", at(2))).ok, true, "the bought token is stored");
+    t.same(await store.listAudit({ runtimeId: "rt-spend" }), [event], "with its audit event");
+    const again = token("csr", { runtimeId: "rt-spend" });
+    t.same(await store.spendToken(info.hash, "info", at(2), { token: again, audit: [event] }), {
+      ok: false,
+      reason: "used",
+    });
+    t.same(
+      await store.peekToken(again.hash, "csr", at(2)),
+      { ok: false, reason: "unknown" },
+      "a refused spend buys nothing",
+    );
+
+    // The purchase cannot be written (its certificate's hash exists): the spend is rolled back.
+    const existing = certificate("rt-spend");
+    await store.recordCertificate(existing);
+    await t.rejects(
+      store.spendToken(csr.hash, "csr", at(3), {
+        certificate: { ...existing, serial: "01" },
+        audit: [{ ...event, type: "certificate.issued" }],
+      }),
+    );
+    t.equal(
+      (await store.peekToken(csr.hash, "csr", at(3))).ok,
+      true,
+      "a failed purchase leaves the token usable",
+    );
+    t.equal((await store.listAudit({ type: "certificate.issued" })).length, 0, "and writes no audit event");
+    const fresh = certificate("rt-spend");
+    t.equal((await store.spendToken(csr.hash, "csr", at(4), { certificate: fresh, audit: [] })).ok, true);
+    t.same(await store.getCertificate(fresh.sha256), fresh, "the retry stores the certificate");
+  });
+
+  t.test("spendToken: a reusable token is checked, not used, and pays for each purchase", async (t) => {
+    const store = await use(t);
+    const boot = token("bootstrap", { expiresAt: at(86400) });
+    await store.putToken(boot);
+    for (const s of [1, 2]) {
+      const csr = token("csr");
+      t.equal((await store.spendToken(boot.hash, "bootstrap", at(s), { token: csr, audit: [] })).ok, true);
+      t.equal((await store.peekToken(csr.hash, "csr", at(s))).ok, true);
+    }
+    const late = token("csr");
+    t.same(await store.spendToken(boot.hash, "bootstrap", at(86400), { token: late, audit: [] }), {
+      ok: false,
+      reason: "expired",
+    });
+    t.same(await store.peekToken(late.hash, "csr", at(1)), { ok: false, reason: "unknown" });
+  });
+
+  t.test("spendToken: 30 concurrent spends of one token, exactly one purchase stored", async (t) => {
+    const store = await use(t);
+    const one = token("csr", { runtimeId: "rt-race" });
+    await store.putToken(one);
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        store.spendToken(one.hash, "csr", at(1), { certificate: certificate("rt-race"), audit: [] }),
+      ),
+    );
+    t.equal(results.filter((r) => r.ok).length, 1);
+    t.equal((await store.listCertificates("rt-race")).length, 1);
   });
 
   if (factory.reopen) {
@@ -316,4 +388,60 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.equal((await store.listAudit({ limit: 2 })).length, 2);
     t.equal((await store.listAudit({ type: "token.issued" })).length >= 2, true);
   });
+
+  t.test(
+    "lineage: revoking a certificate revokes every renewal made from it, and says how many",
+    async (t) => {
+      const store = await use(t);
+      const root = certificate("rt-line");
+      const child = certificate("rt-line", { kind: "renewal", parentSha256: root.sha256, issuedAt: at(10) });
+      const sibling = certificate("rt-line", {
+        kind: "renewal",
+        parentSha256: root.sha256,
+        issuedAt: at(20),
+      });
+      const grandchild = certificate("rt-line", {
+        kind: "renewal",
+        parentSha256: child.sha256,
+        issuedAt: at(30),
+      });
+      const other = certificate("rt-line");
+      for (const c of [root, child, sibling, grandchild, other]) await store.recordCertificate(c);
+      t.same(await store.getCertificate(child.sha256), child, "the parent is kept");
+      t.same(await store.firstRenewal(root.sha256), child, "the first renewal supersedes");
+      t.equal(await store.firstRenewal(grandchild.sha256), undefined);
+
+      await store.revoke({ sha256: grandchild.sha256, revokedAt: at(40), reason: "runtime request" });
+      const revokedAt = at(50);
+      t.equal(
+        await store.revokeLineage({ sha256: child.sha256.toUpperCase(), revokedAt, reason: "admin" }),
+        1,
+      );
+      t.equal(
+        await store.revokeLineage({ sha256: root.sha256, revokedAt, reason: "admin" }),
+        2,
+        "root and sibling",
+      );
+      t.equal(
+        await store.revokeLineage({ sha256: root.sha256, revokedAt, reason: "admin" }),
+        0,
+        "idempotent",
+      );
+      t.same(
+        (await store.listRevocations("rt-line")).map((r) => [r.sha256, r.reason]).sort(),
+        [
+          [child.sha256, "admin"],
+          [grandchild.sha256, "runtime request"],
+          [root.sha256, "admin"],
+          [sibling.sha256, "admin"],
+        ].sort(),
+        "earlier revocations are kept; unrelated certificates untouched",
+      );
+      t.equal(
+        await store.revokeLineage({ sha256: "cd".repeat(32), revokedAt, reason: "admin" }),
+        1,
+        "never issued",
+      );
+    },
+  );
 }

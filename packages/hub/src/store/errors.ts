@@ -8,3 +8,14 @@ export class DuplicateRuntimeError extends Error {
     this.runtimeId = runtimeId;
   }
 }
+
+/**
+ * The store failed to read or write (a full disk, a read-only or unreachable database). Nothing the
+ * request asked for was stored, so the hub answers 503 and the client may retry the same request.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`store unavailable: ${(cause as Error).message}`, { cause });
+    this.name = "StoreUnavailableError";
+  }
+}

@@ -64,6 +64,20 @@ CREATE INDEX audit_at ON audit (at);`,
     sqlite: "ALTER TABLE tokens ADD COLUMN labels TEXT",
     postgres: "ALTER TABLE tokens ADD COLUMN labels TEXT",
   },
+  {
+    version: 3,
+    description: "heartbeat: the row /readyz writes to prove the store takes writes",
+    sqlite: "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
+    postgres: "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY, at BIGINT NOT NULL)",
+  },
+  {
+    version: 4,
+    description: "certificate lineage: a renewal records its parent",
+    sqlite: `ALTER TABLE certificates ADD COLUMN parent_sha256 TEXT;
+CREATE INDEX certificates_parent ON certificates (parent_sha256);`,
+    postgres: `ALTER TABLE certificates ADD COLUMN parent_sha256 TEXT;
+CREATE INDEX certificates_parent ON certificates (parent_sha256);`,
+  },
 ];
 
 export const MIGRATIONS_TABLE =

@@ -10,6 +10,7 @@ import {
   certificateValues,
   classifyToken,
   isReusable,
+  LINEAGE,
   runtimeValues,
   toAudit,
   toCertificate,
@@ -24,6 +25,7 @@ import type {
   AuditEvent,
   CertificateRecord,
   ConsumeResult,
+  Purchase,
   Revocation,
   RevokedCertificate,
   Runtime,
@@ -36,6 +38,18 @@ import { DuplicateRuntimeError } from "./errors.ts";
 /** Any constant; it only has to be the same for every replica of this schema. */
 const MIGRATION_LOCK_KEY = 0x7e7e_0001;
 const UNIQUE_VIOLATION = "23505";
+const INSERT_TOKEN =
+  "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT_CERTIFICATE =
+  "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem, parent_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const SET_LABELS = "UPDATE runtimes SET labels = $1 WHERE id = $2";
+const INSERT_AUDIT = "INSERT INTO audit (at, type, runtime_id, detail) VALUES ($1, $2, $3, $4)";
+const auditValues = (event: AuditEvent) => [
+  event.at.getTime(),
+  event.type,
+  event.runtimeId,
+  JSON.stringify(event.detail),
+];
 
 export function openPostgresStore(url: string, options: { max?: number } = {}): PostgresStore {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
@@ -91,7 +105,10 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#query("SELECT 1");
+    await this.#query(
+      "INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+      [Date.now()],
+    );
   }
 
   async close(): Promise<void> {
@@ -120,7 +137,7 @@ export class PostgresStore implements Store {
   }
 
   async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
-    await this.#query("UPDATE runtimes SET labels = $1 WHERE id = $2", [JSON.stringify(labels), id]);
+    await this.#query(SET_LABELS, [JSON.stringify(labels), id]);
   }
 
   async touchRuntime(id: string, at: Date): Promise<void> {
@@ -143,10 +160,7 @@ export class PostgresStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
-    await this.#query(
-      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      tokenValues(token),
-    );
+    await this.#query(INSERT_TOKEN, tokenValues(token));
   }
 
   async #readToken(hash: string): Promise<TokenRecord | undefined> {
@@ -160,19 +174,23 @@ export class PostgresStore implements Store {
 
   async consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
     if (isReusable(purpose)) return this.peekToken(hash, purpose, now);
-    const [row] = await this.#query(
+    return this.#useToken(this.#pool, hash, purpose, now);
+  }
+
+  async #useToken(db: pg.Pool | pg.PoolClient, hash: string, purpose: TokenPurpose, now: Date) {
+    const { rows } = await db.query<Row>(
       "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING *",
       [now.getTime(), hash.toLowerCase(), purpose],
     );
-    if (row) return { ok: true, token: toToken(row) };
-    return classifyToken(await this.#readToken(hash), purpose, now);
+    const [row] = rows;
+    if (row) return { ok: true as const, token: toToken(row) };
+    const [current] = (await db.query<Row>("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]))
+      .rows;
+    return classifyToken(current && toToken(current), purpose, now);
   }
 
   async recordCertificate(cert: CertificateRecord): Promise<void> {
-    await this.#query(
-      "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-      certificateValues(cert),
-    );
+    await this.#query(INSERT_CERTIFICATE, certificateValues(cert));
   }
 
   async getCertificate(sha256: string): Promise<CertificateRecord | undefined> {
@@ -225,12 +243,7 @@ export class PostgresStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    await this.#query("INSERT INTO audit (at, type, runtime_id, detail) VALUES ($1, $2, $3, $4)", [
-      event.at.getTime(),
-      event.type,
-      event.runtimeId,
-      JSON.stringify(event.detail),
-    ]);
+    await this.#query(INSERT_AUDIT, auditValues(event));
   }
 
   async listAudit(filter: { runtimeId?: string; type?: string; limit?: number } = {}): Promise<AuditEvent[]> {
@@ -239,5 +252,62 @@ export class PostgresStore implements Store {
       [filter.runtimeId ?? null, filter.type ?? null, filter.limit ?? AUDIT_DEFAULT_LIMIT],
     );
     return rows.map(toAudit);
+  }
+
+  async spendToken(
+    hash: string,
+    purpose: TokenPurpose,
+    now: Date,
+    purchase: Purchase,
+  ): Promise<ConsumeResult> {
+    return this.#transaction(async (client) => {
+      let result: ConsumeResult;
+      if (isReusable(purpose)) {
+        const [row] = (await client.query<Row>("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]))
+          .rows;
+        result = classifyToken(row && toToken(row), purpose, now);
+      } else {
+        result = await this.#useToken(client, hash, purpose, now);
+      }
+      if (!result.ok) return result;
+      if (purchase.token) {
+        await client.query(INSERT_TOKEN, tokenValues(purchase.token));
+      }
+      if (purchase.certificate) {
+        await client.query(INSERT_CERTIFICATE, certificateValues(purchase.certificate));
+      }
+      if (purchase.labels) {
+        const { runtimeId, labels } = purchase.labels;
+        await client.query(SET_LABELS, [JSON.stringify(labels), runtimeId]);
+      }
+      for (const event of purchase.audit) {
+        await client.query(INSERT_AUDIT, auditValues(event));
+      }
+      return result;
+    });
+  }
+
+  async revokeLineage(revocation: Revocation): Promise<number> {
+    const { rowCount } = await this.#pool.query(
+      `${LINEAGE.replace(":hash", "$1")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, $2, $3 FROM lineage ON CONFLICT (sha256) DO NOTHING`,
+      [revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason],
+    );
+    return rowCount ?? 0;
+  }
+
+  async firstRenewal(sha256: string): Promise<CertificateRecord | undefined> {
+    const [row] = await this.#query(
+      "SELECT * FROM certificates WHERE parent_sha256 = $1 ORDER BY issued_at, sha256 LIMIT 1",
+      [sha256.toLowerCase()],
+    );
+    return row && toCertificate(row);
+  }
+
+  async revokeToken(hash: string, at: Date): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL",
+      [at.getTime(), hash.toLowerCase()],
+    );
+    return rowCount === 1;
   }
 }

@@ -97,6 +97,7 @@ export function toCertificate(row: Row): CertificateRecord {
     kind: String(row.kind) as CertificateKind,
     issuedAt: date(row.issued_at),
     pem: String(row.pem),
+    parentSha256: typeof row.parent_sha256 === "string" ? row.parent_sha256 : null,
   };
 }
 
@@ -111,6 +112,7 @@ export function certificateValues(c: CertificateRecord): Value[] {
     c.kind,
     ms(c.issuedAt),
     c.pem,
+    c.parentSha256?.toLowerCase() ?? null,
   ];
 }
 
@@ -129,7 +131,7 @@ export function toAudit(row: Row): AuditEvent {
 
 /** Reusable tokens are checked, never used up. */
 export function isReusable(purpose: TokenPurpose): boolean {
-  return purpose === "bootstrap" || purpose === "admin";
+  return purpose === "bootstrap" || purpose === "admin" || purpose === "scoped-admin";
 }
 
 /** Why a token cannot be used now, or ok: the same classification for peek and for a lost consume. */
@@ -146,3 +148,9 @@ export function classifyToken(
 }
 
 export const AUDIT_DEFAULT_LIMIT = 1000;
+
+/** The certificate named and every one renewed from it, as a recursive query both engines read. */
+export const LINEAGE = `WITH RECURSIVE lineage (sha256) AS (
+  SELECT CAST(:hash AS TEXT)
+  UNION SELECT c.sha256 FROM certificates c JOIN lineage l ON c.parent_sha256 = l.sha256
+)`;

@@ -13,6 +13,7 @@ import {
   certificateValues,
   classifyToken,
   isReusable,
+  LINEAGE,
   runtimeValues,
   toAudit,
   toCertificate,
@@ -27,6 +28,7 @@ import type {
   AuditEvent,
   CertificateRecord,
   ConsumeResult,
+  Purchase,
   Revocation,
   RevokedCertificate,
   Runtime,
@@ -61,6 +63,10 @@ export class SqliteStore implements Store {
     this.#db = db;
   }
 
+  /**
+   * Writes are only trusted once COMMIT returned: a disk error shows there, not in the statements
+   * before it. SQLite may already have rolled back a failed COMMIT; the first error is the one reported.
+   */
   #transaction<T>(work: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
@@ -68,7 +74,7 @@ export class SqliteStore implements Store {
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -98,7 +104,9 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.#get("SELECT 1");
+    this.#db
+      .prepare("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+      .run(Date.now());
   }
 
   async close(): Promise<void> {
@@ -128,6 +136,10 @@ export class SqliteStore implements Store {
   }
 
   async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
+    this.#setLabels(id, labels);
+  }
+
+  #setLabels(id: string, labels: Record<string, string>): void {
     this.#db.prepare("UPDATE runtimes SET labels = ? WHERE id = ?").run(JSON.stringify(labels), id);
   }
 
@@ -151,6 +163,10 @@ export class SqliteStore implements Store {
   }
 
   async putToken(token: TokenRecord): Promise<void> {
+    this.#insertToken(token);
+  }
+
+  #insertToken(token: TokenRecord): void {
     this.#db
       .prepare(
         "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -169,21 +185,32 @@ export class SqliteStore implements Store {
 
   async consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
     if (isReusable(purpose)) return this.peekToken(hash, purpose, now);
-    const row = this.#get(
-      "UPDATE tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
-      now.getTime(),
-      hash.toLowerCase(),
-      purpose,
-      now.getTime(),
-    );
+    return this.#useToken(hash, purpose, now);
+  }
+
+  /**
+   * `.all()`, never `.get()`: `.get()` stops after the first row, and SQLite commits the statement
+   * only when it runs to completion, so a failed commit (a WAL that cannot be written) would be
+   * swallowed while the row reads as used.
+   */
+  #useToken(hash: string, purpose: TokenPurpose, now: Date): ConsumeResult {
+    const [row] = this.#db
+      .prepare(
+        "UPDATE tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
+      )
+      .all(now.getTime(), hash.toLowerCase(), purpose, now.getTime());
     if (row) return { ok: true, token: toToken(row) };
     return classifyToken(this.#readToken(hash), purpose, now);
   }
 
   async recordCertificate(cert: CertificateRecord): Promise<void> {
+    this.#insertCertificate(cert);
+  }
+
+  #insertCertificate(cert: CertificateRecord): void {
     this.#db
       .prepare(
-        "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem, parent_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       )
       .run(...(certificateValues(cert) as (string | number | null)[]));
   }
@@ -239,6 +266,10 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
+    this.#insertAudit(event);
+  }
+
+  #insertAudit(event: AuditEvent): void {
     this.#db
       .prepare("INSERT INTO audit (at, type, runtime_id, detail) VALUES (?, ?, ?, ?)")
       .run(event.at.getTime(), event.type, event.runtimeId, JSON.stringify(event.detail));
@@ -253,5 +284,48 @@ export class SqliteStore implements Store {
       filter.type ?? null,
       filter.limit ?? AUDIT_DEFAULT_LIMIT,
     ).map(toAudit);
+  }
+
+  async spendToken(
+    hash: string,
+    purpose: TokenPurpose,
+    now: Date,
+    purchase: Purchase,
+  ): Promise<ConsumeResult> {
+    return this.#transaction(() => {
+      const result = isReusable(purpose)
+        ? classifyToken(this.#readToken(hash), purpose, now)
+        : this.#useToken(hash, purpose, now);
+      if (!result.ok) return result;
+      if (purchase.token) this.#insertToken(purchase.token);
+      if (purchase.certificate) this.#insertCertificate(purchase.certificate);
+      if (purchase.labels) this.#setLabels(purchase.labels.runtimeId, purchase.labels.labels);
+      for (const event of purchase.audit) this.#insertAudit(event);
+      return result;
+    });
+  }
+
+  async revokeLineage(revocation: Revocation): Promise<number> {
+    const result = this.#db
+      .prepare(
+        `${LINEAGE.replace(":hash", "?")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, ?, ? FROM lineage WHERE true ON CONFLICT (sha256) DO NOTHING`,
+      )
+      .run(revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason);
+    return Number(result.changes);
+  }
+
+  async firstRenewal(sha256: string): Promise<CertificateRecord | undefined> {
+    const row = this.#get(
+      "SELECT * FROM certificates WHERE parent_sha256 = ? ORDER BY issued_at, sha256 LIMIT 1",
+      sha256.toLowerCase(),
+    );
+    return row && toCertificate(row);
+  }
+
+  async revokeToken(hash: string, at: Date): Promise<boolean> {
+    const result = this.#db
+      .prepare("UPDATE tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL")
+      .run(at.getTime(), hash.toLowerCase());
+    return Number(result.changes) === 1;
   }
 }

@@ -7,7 +7,7 @@
  * returns lower case. Times are Dates (UTC) kept to the millisecond, so they round-trip exactly.
  */
 
-export type TokenPurpose = "info" | "csr" | "bootstrap" | "admin";
+export type TokenPurpose = "info" | "csr" | "bootstrap" | "admin" | "scoped-admin";
 
 export interface TokenRecord {
   /** SHA-256 hex of the token text; the token itself is never stored. */
@@ -48,6 +48,8 @@ export interface CertificateRecord {
   issuedAt: Date;
   /** PEM of the leaf. */
   pem: string;
+  /** A renewal's parent: the certificate the client presented to renew; null for initial ones. */
+  parentSha256: string | null;
 }
 
 export interface Revocation {
@@ -71,6 +73,18 @@ export interface AuditEvent {
   detail: Record<string, unknown>;
 }
 
+/**
+ * What spending a one-time token bought: the token it was exchanged for, or the certificate issued
+ * with it, and their audit events. `spendToken` writes it in the transaction that uses the token.
+ */
+export interface Purchase {
+  token?: TokenRecord;
+  certificate?: CertificateRecord;
+  /** A re-enrolment's labels, replacing the runtime's. */
+  labels?: { runtimeId: string; labels: Record<string, string> };
+  audit: AuditEvent[];
+}
+
 export type ConsumeResult =
   { ok: true; token: TokenRecord } | { ok: false; reason: "unknown" | "expired" | "used" | "wrong-purpose" };
 
@@ -83,7 +97,10 @@ export type ConsumeResult =
 export interface Store {
   /** Creates or upgrades the schema; idempotent and safe when several replicas call it at once. */
   migrate(): Promise<void>;
-  /** Cheap round trip for /readyz. */
+  /**
+   * For /readyz: one small committed write (the heartbeat row), so that a store that answers reads
+   * but cannot write (a full disk, a read-only database) is not ready.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 
@@ -139,4 +156,24 @@ export interface Store {
   appendAudit(event: AuditEvent): Promise<void>;
   /** Newest first; `limit` defaults to 1000. */
   listAudit(filter?: { runtimeId?: string; type?: string; limit?: number }): Promise<AuditEvent[]>;
+
+  /**
+   * Uses a token and stores what it bought in one transaction: both are committed or neither is, so
+   * after any failure (a full disk, a lost database, a killed process) the token is still usable and
+   * a retry succeeds once the store is back, and every used token has what it bought. One-time tokens
+   * are used exactly as by `consumeToken`; reusable ones are checked. Nothing is written when the
+   * token cannot be used.
+   */
+  spendToken(hash: string, purpose: TokenPurpose, now: Date, purchase: Purchase): Promise<ConsumeResult>;
+
+  /**
+   * Revokes a certificate and every certificate renewed from it, directly or not, in one transaction
+   * (earlier revocations are kept). Returns how many were newly revoked; works for hashes the store
+   * never issued, like `revoke`.
+   */
+  revokeLineage(revocation: Revocation): Promise<number>;
+  /** The first certificate renewed from this one, if any: from then on it is superseded. */
+  firstRenewal(sha256: string): Promise<CertificateRecord | undefined>;
+  /** Marks any token used, reusable ones included, so that it is refused from now on. False if it already was or is unknown. */
+  revokeToken(hash: string, at: Date): Promise<boolean>;
 }

@@ -8,7 +8,7 @@ import type { Clock } from "@tether/shared/time";
 import type { Audit } from "../audit.ts";
 import { invalidToken } from "../errors.ts";
 import type { HubMetrics } from "../metrics.ts";
-import type { Store, TokenPurpose, TokenRecord } from "../store/store.ts";
+import type { Purchase, Store, TokenPurpose, TokenRecord } from "../store/store.ts";
 
 /** Tokens stay valid this long past their expiry, for clock skew between hub replicas and clients. */
 export const TOKEN_LEEWAY_MS = 60_000;
@@ -52,24 +52,65 @@ export class TokenService {
     ttlMs: number,
     labels: Record<string, string> | null = null,
   ): Promise<string> {
-    const token = mintToken();
-    const now = this.#clock.now();
-    const expiresAt = new Date(now.getTime() + ttlMs);
-    await this.#store.putToken({
-      hash: hashToken(token),
-      purpose,
-      runtimeId,
-      createdAt: now,
-      expiresAt,
-      usedAt: null,
-      labels,
-    });
+    const minted = this.mint(purpose, runtimeId, ttlMs, labels);
+    await this.#store.putToken(minted.record);
     this.#metrics.tokens.inc({ purpose, result: "issued" });
     // The admin token is not a runtime's: auditing it would only say that the hub started.
     if (purpose !== "admin") {
-      await this.#audit.record("token.issued", runtimeId, { purpose, expiresAt: expiresAt.toISOString() });
+      await this.#audit.record("token.issued", runtimeId, {
+        purpose,
+        expiresAt: minted.record.expiresAt.toISOString(),
+      });
     }
-    return token;
+    return minted.token;
+  }
+
+  /** A new token and its record, not yet stored: what `spend` buys with another token. */
+  mint(
+    purpose: TokenPurpose,
+    runtimeId: string,
+    ttlMs: number,
+    labels: Record<string, string> | null = null,
+  ): { token: string; record: TokenRecord } {
+    const token = mintToken();
+    const now = this.#clock.now();
+    return {
+      token,
+      record: {
+        hash: hashToken(token),
+        purpose,
+        runtimeId,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + ttlMs),
+        usedAt: null,
+        labels,
+      },
+    };
+  }
+
+  /**
+   * Uses `token` and stores what it bought (a minted token, a certificate, their audit events) in one
+   * store transaction: when that fails the token stays usable for a retry. Throws 403 "Invalid
+   * token." when it cannot be used.
+   */
+  async spend(token: string, purpose: TokenPurpose, purchase: Purchase): Promise<TokenRecord> {
+    const bought = purchase.token;
+    const runtimeId = bought?.runtimeId ?? purchase.certificate?.runtimeId ?? null;
+    const audit = [this.#audit.event("token.used", runtimeId, { purpose })];
+    if (bought) {
+      const expiresAt = bought.expiresAt.toISOString();
+      audit.push(this.#audit.event("token.issued", runtimeId, { purpose: bought.purpose, expiresAt }));
+    }
+    audit.push(...purchase.audit);
+    const result = await this.#store.spendToken(hashToken(token), purpose, this.#leewayNow(), {
+      ...purchase,
+      audit,
+    });
+    if (!result.ok) return this.#refuse(purpose, result.reason);
+    this.#metrics.tokens.inc({ purpose, result: "used" });
+    if (bought) this.#metrics.tokens.inc({ purpose: bought.purpose, result: "issued" });
+    this.#audit.logged(audit);
+    return result.token;
   }
 
   /** Checks a token without using it; throws 403 "Invalid token." when it cannot be used. */
@@ -79,27 +120,16 @@ export class TokenService {
     return result.token;
   }
 
-  /**
-   * Uses a token: for one-time purposes exactly one caller ever gets it; reusable ones are checked
-   * and their use audited. Throws 403 "Invalid token." otherwise.
-   */
-  async consume(token: string, purpose: TokenPurpose): Promise<TokenRecord> {
-    const result = await this.#store.consumeToken(hashToken(token), purpose, this.#leewayNow());
-    if (!result.ok) return this.#refuse(purpose, result.reason);
-    this.#metrics.tokens.inc({ purpose, result: "used" });
-    if (purpose !== "admin") await this.#audit.record("token.used", result.token.runtimeId, { purpose });
-    return result.token;
-  }
-
   /** Admin tokens are checked on every internal request: counted, but not audited one by one. */
   async checkAdmin(token: string): Promise<void> {
     const result = await this.#store.peekToken(hashToken(token), "admin", this.#leewayNow());
     if (!result.ok) await this.#refuse("admin", result.reason);
   }
 
+  /** A refusal needs no write: when the store cannot record it, it is logged and still refused. */
   async #refuse(purpose: TokenPurpose, reason: string): Promise<never> {
     this.#metrics.tokens.inc({ purpose, result: "refused" });
-    await this.#audit.record("token.refused", null, { purpose, reason });
+    await this.#audit.record("token.refused", null, { purpose, reason }).catch(() => undefined);
     throw invalidToken();
   }
 

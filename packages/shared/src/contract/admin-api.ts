@@ -77,6 +77,26 @@ export const revocationByHashRequestSchema = {
   properties: { hash: sha256HexSchema },
 } as const;
 
+/** The answer to a revocation by hash: how many certificates it revoked (docs/api.md). */
+export interface RevocationByHashResponse {
+  /** The certificate and every certificate renewed from it, directly or not, that was not revoked yet. */
+  revoked: number;
+}
+
+export const revocationByHashResponseSchema = {
+  $id: "RevocationByHashResponse",
+  type: "object",
+  required: ["revoked"],
+  additionalProperties: false,
+  properties: {
+    revoked: {
+      type: "integer",
+      minimum: 0,
+      description: "Certificates newly revoked: the one named and its renewals, 0 if all already were.",
+    },
+  },
+} as const;
+
 export interface BootstrapKubeconfigRequest {
   /** Lifetime of the embedded bootstrap token, e.g. "24h". */
   ttl?: string;
@@ -210,4 +230,62 @@ export const runtimeListSchema = {
   required: ["runtimes"],
   additionalProperties: false,
   properties: { runtimes: { type: "array", items: runtimeViewSchema } },
+} as const;
+
+/** What a scoped admin token may do: one scope per group of admin routes. */
+export const adminScopes = [
+  "tokens:create",
+  "bootstrap:create",
+  "runtimes:read",
+  "runtimes:delete",
+  "certificates:revoke",
+  "metrics:read",
+] as const;
+export type AdminScope = (typeof adminScopes)[number];
+
+export interface AdminTokenRequest {
+  scopes: AdminScope[];
+  /** Lifetime, e.g. "24h"; at most 365d. */
+  ttl: string;
+}
+
+export const adminTokenRequestSchema = {
+  $id: "AdminTokenRequest",
+  type: "object",
+  required: ["scopes", "ttl"],
+  additionalProperties: false,
+  properties: {
+    scopes: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", enum: adminScopes } },
+    ttl: durationSchema,
+  },
+} as const;
+
+export interface AdminTokenResponse {
+  /** Revoke it with DELETE /v1/admin-tokens/{id}. */
+  id: string;
+  /** A signed JWT, sent as `Authorization: Bearer`; shown once. */
+  token: string;
+  scopes: AdminScope[];
+  expiresAt: string;
+}
+
+export const adminTokenResponseSchema = {
+  $id: "AdminTokenResponse",
+  type: "object",
+  required: ["id", "token", "scopes", "expiresAt"],
+  additionalProperties: false,
+  properties: {
+    id: { type: "string" },
+    token: { type: "string" },
+    scopes: { type: "array", items: { type: "string", enum: adminScopes } },
+    expiresAt: { type: "string", format: "date-time" },
+  },
+} as const;
+
+export const adminTokenIdParamsSchema = {
+  $id: "AdminTokenIdParams",
+  type: "object",
+  required: ["id"],
+  additionalProperties: false,
+  properties: { id: { type: "string", pattern: "^[0-9a-f-]{36}$" } },
 } as const;

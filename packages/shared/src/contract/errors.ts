@@ -64,6 +64,12 @@ export const ErrorMessages = {
   bodyTooLarge: "Request body is too large.",
   // 429
   rateLimited: "Too many requests, retry later.",
+  // 403: an mTLS route called with a certificate renewed longer ago than --superseded-grace.
+  certificateSuperseded: "Certificate has been superseded by its renewal.",
+  // 429: more renewals of one runtime than --renewal-limit within --renewal-limit-window.
+  renewalsRateLimited: "Too many renewals for this runtime, retry later.",
+  // 503: the hub's store cannot be read or written; nothing was changed, the same request may be retried.
+  storeUnavailable: "The hub's store is unavailable; retry later.",
 } as const;
 
 export type ErrorMessage = (typeof ErrorMessages)[keyof typeof ErrorMessages];

@@ -29,15 +29,17 @@ export const runtimeIdSchema = {
 
 /**
  * Tenant and group become the subject's O and OU. The subject travels as "O=...,OU=..." text, so ','
- * and '=' cannot appear in a value; 64 is X.509's upper bound for both attributes (RFC 5280).
+ * and '=' cannot appear in a value; 64 is X.509's upper bound for both attributes (RFC 5280). They
+ * arrive in HTTP headers, whose bytes Node reads as Latin-1: UTF-8 text would be stored as mojibake
+ * (with C1 control characters), so a value is printable ASCII, and anything else is refused.
  */
 const subjectValue = (what: string) =>
   ({
     type: "string",
     minLength: 1,
     maxLength: 64,
-    pattern: "^[^,=]+$",
-    description: `${what}: 1-64 characters, without ',' or '='.`,
+    pattern: "^[\\x20-\\x2B\\x2D-\\x3C\\x3E-\\x7E]+$",
+    description: `${what}: 1-64 printable ASCII characters, without ',' or '='.`,
   }) as const;
 export const tenantSchema = subjectValue("Tenant (the certificate's O)");
 export const groupSchema = subjectValue("Group (the certificate's OU)");

@@ -5,8 +5,12 @@
  * here instead of repeating them.
  */
 import {
+  adminTokenIdParamsSchema,
+  adminTokenRequestSchema,
+  adminTokenResponseSchema,
   bootstrapKubeconfigRequestSchema,
   revocationByHashRequestSchema,
+  revocationByHashResponseSchema,
   runtimeIdParamsSchema,
   runtimeListSchema,
   runtimeViewSchema,
@@ -251,7 +255,10 @@ export const routes = {
       security: [{ adminToken: [] }],
       body: revocationByHashRequestSchema,
       response: {
-        201: empty("Revoked (also when already revoked or never issued)."),
+        201: {
+          ...revocationByHashResponseSchema,
+          description: "Revoked with its renewals (also when already revoked or never issued).",
+        },
         400: error("Invalid hash."),
         ...adminErrors,
       },
@@ -334,6 +341,36 @@ export const routes = {
       tags: ["admin"],
       security: [{ adminToken: [] }],
       response: { 200: text("Prometheus text exposition format.", "text/plain"), ...adminErrors },
+    },
+  },
+  createAdminToken: {
+    method: "POST",
+    path: "/v1/admin-tokens",
+    listener: "internal",
+    auth: "admin",
+    decoding: "json",
+    schema: {
+      operationId: "createAdminToken",
+      summary: "Mint a scoped, expiring admin token (full admin token only)",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      body: adminTokenRequestSchema,
+      response: { 201: adminTokenResponseSchema, 400: error("Invalid scopes or ttl."), ...adminErrors },
+    },
+  },
+  revokeAdminToken: {
+    method: "DELETE",
+    path: "/v1/admin-tokens/:id",
+    listener: "internal",
+    auth: "admin",
+    decoding: "json",
+    schema: {
+      operationId: "revokeAdminToken",
+      summary: "Revoke a scoped admin token by id (full admin token only)",
+      tags: ["admin"],
+      security: [{ adminToken: [] }],
+      params: adminTokenIdParamsSchema,
+      response: { 204: empty("Revoked."), ...adminErrors, 404: error("No such admin token.") },
     },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -1,0 +1,169 @@
+/**
+ * Fuzzes a real hub with schemathesis: a `tether-hub serve` process on free ports, one enrolled
+ * runtime whose certificate the fuzzer presents on the mTLS routes, fresh tokens from hooks.py, and
+ * every check on, against both listeners' OpenAPI documents (docs/openapi/). `./dev fuzz` runs it long;
+ * e2e/test/fuzz.test.ts runs it short.
+ *   node e2e/fuzz/run.ts [--max-examples N]
+ */
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Agent, request } from "undici";
+import type { CertificatesResponse, CsrInfo, TokenResponse } from "@tether/shared/contract";
+import {
+  createCsr,
+  decodeBase64Pem,
+  encodeBase64Pem,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  parseSubject,
+} from "@tether/shared/pki";
+import { freePorts } from "../harness/ports.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const run = promisify(execFile);
+
+export interface FuzzResult {
+  listener: string;
+  cases: number;
+  failures: number;
+  exitCode: number;
+  output: string;
+}
+
+async function json<T>(url: string, init: Parameters<typeof request>[1] = {}): Promise<T> {
+  const response = await request(url, init);
+  const text = await response.body.text();
+  if (response.statusCode >= 300) throw new Error(`${url}: ${response.statusCode} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** The figures of schemathesis's summary: "Test cases: N generated, found M unique failures". */
+export function figures(output: string): { cases: number; failures: number } {
+  const cases = Number(/(\d+) generated/.exec(output)?.[1] ?? 0);
+  const failures = Number(/found (\d+) unique failures?/.exec(output)?.[1] ?? 0);
+  return { cases, failures };
+}
+
+export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult[]> {
+  const { stdout } = await run("bash", [join(ROOT, "e2e/scripts/ensure-schemathesis.sh")]);
+  const st = /ST_BIN=(\S+)/.exec(stdout)![1]!;
+  const dir = mkdtempSync(join(tmpdir(), "tether-fuzz-"));
+  const [external, internal] = await freePorts(2);
+  const hub = spawn(process.execPath, [join(ROOT, "packages/hub/src/cli.ts"), "serve"], {
+    env: {
+      ...process.env,
+      TETHER_HUB_LISTEN: `127.0.0.1:${external}`,
+      TETHER_HUB_INTERNAL_LISTEN: `127.0.0.1:${internal}`,
+      TETHER_HUB_DATA_DIR: dir,
+      TETHER_HUB_RATE_LIMIT: "1000000",
+      TETHER_HUB_RENEWAL_LIMIT: "1000000",
+      TETHER_HUB_LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  hub.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  hub.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    while (!log.includes("tether hub ready")) {
+      if (hub.exitCode !== null) throw new Error(`hub did not start:\n${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const publicUrl = `https://localhost:${external}`;
+    const internalUrl = `http://127.0.0.1:${internal}`;
+    const admin = readFileSync(join(dir, "admin-token"), "utf8").trim();
+    const caFile = join(dir, "ca.crt");
+    const agent = new Agent({ connect: { ca: readFileSync(caFile, "utf8") } });
+    const created = await json<TokenResponse>(`${internalUrl}/v1/runtimes/tokens`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${admin}`,
+        tenant: "fuzz",
+        group: "fuzz",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ runtime: "fuzz-edge" }),
+    });
+    const info = await json<CsrInfo>(created.url, { dispatcher: agent });
+    const key = await generateKeyPair("ecdsa-p256");
+    const issued = await json<CertificatesResponse>(info.csrUrl, {
+      dispatcher: agent,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        csr: encodeBase64Pem(await createCsr(key, parseSubject(info.certificate.subject))),
+      }),
+    });
+    await agent.close();
+    writeFileSync(join(dir, "client.crt"), decodeBase64Pem(issued.crt));
+    writeFileSync(join(dir, "client.key"), await exportPrivateKeyPem(key), { mode: 0o600 });
+
+    const env = {
+      ...process.env,
+      PYTHONPATH: join(ROOT, "e2e/fuzz"),
+      SCHEMATHESIS_HOOKS: "hooks",
+      TETHER_FUZZ_INTERNAL_URL: internalUrl,
+      TETHER_FUZZ_PUBLIC_URL: publicUrl,
+      TETHER_FUZZ_ADMIN_TOKEN: admin,
+      TETHER_FUZZ_CA: caFile,
+      NO_COLOR: "1",
+    };
+    const common = ["--checks", "all", "--max-examples", String(options.maxExamples), "--no-color"];
+    const runs: [string, string[]][] = [
+      [
+        "external",
+        [
+          join(ROOT, "docs/openapi/external.yaml"),
+          "--url",
+          publicUrl,
+          "--tls-verify",
+          "false",
+          "--request-cert",
+          join(dir, "client.crt"),
+          "--request-cert-key",
+          join(dir, "client.key"),
+        ],
+      ],
+      [
+        "internal",
+        [
+          join(ROOT, "docs/openapi/internal.yaml"),
+          "--url",
+          internalUrl,
+          "-H",
+          `Authorization: Bearer ${admin}`,
+        ],
+      ],
+    ];
+    const results: FuzzResult[] = [];
+    for (const [listener, args] of runs) {
+      const result = await new Promise<{ code: number; output: string }>((resolve) => {
+        const child = spawn(st, ["run", ...args, ...common], { env });
+        let output = "";
+        child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+        child.on("close", (code) => resolve({ code: code ?? 1, output }));
+      });
+      results.push({ listener, ...figures(result.output), exitCode: result.code, output: result.output });
+    }
+    return results;
+  } finally {
+    hub.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const at = process.argv.indexOf("--max-examples");
+  const maxExamples = at === -1 ? 200 : Number(process.argv[at + 1]);
+  const results = await fuzz({ maxExamples });
+  for (const r of results) {
+    process.stdout.write(r.output);
+    console.log(`[fuzz] ${r.listener}: ${r.cases} cases, ${r.failures} failures, exit ${r.exitCode}`);
+  }
+  process.exitCode = results.every((r) => r.exitCode === 0) ? 0 : 1;
+}
