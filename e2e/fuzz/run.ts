@@ -142,7 +142,8 @@ export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult
     const results: FuzzResult[] = [];
     for (const [listener, args] of runs) {
       const result = await new Promise<{ code: number; output: string }>((resolve) => {
-        const child = spawn(st, ["run", ...args, ...common], { env });
+        // In the temporary directory: schemathesis keeps a cache of its findings in the working directory.
+        const child = spawn(st, ["run", ...args, ...common], { env, cwd: dir });
         let output = "";
         child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
         child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -311,7 +311,7 @@ export const routes = {
       tags: ["admin"],
       security: [{ adminToken: [] }],
       params: runtimeIdParamsSchema,
-      response: { 200: runtimeViewSchema, ...adminErrors, ...notFound },
+      response: { 200: runtimeViewSchema, 400: error("Invalid runtime id."), ...adminErrors, ...notFound },
     },
   },
   deleteRuntime: {
@@ -326,7 +326,7 @@ export const routes = {
       tags: ["admin"],
       security: [{ adminToken: [] }],
       params: runtimeIdParamsSchema,
-      response: { 204: empty("Deleted."), ...adminErrors, ...notFound },
+      response: { 204: empty("Deleted."), 400: error("Invalid runtime id."), ...adminErrors, ...notFound },
     },
   },
   metrics: {
@@ -370,7 +370,12 @@ export const routes = {
       tags: ["admin"],
       security: [{ adminToken: [] }],
       params: adminTokenIdParamsSchema,
-      response: { 204: empty("Revoked."), ...adminErrors, 404: error("No such admin token.") },
+      response: {
+        204: empty("Revoked."),
+        400: error("Invalid id."),
+        ...adminErrors,
+        404: error("No such admin token."),
+      },
     },
   },
 } as const satisfies Record<string, RouteSpec>;
