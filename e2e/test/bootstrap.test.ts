@@ -1,5 +1,5 @@
 /**
- * The bootstrap kubeconfig flow (SPEC §3.4) against a real control plane and real hub processes: the
+ * The bootstrap kubeconfig flow (docs/renewal.md#bootstrap) against a real control plane and real hub processes: the
  * agent runs as its service account under a supervisor that, like the kubelet, starts it again when
  * it exits non-zero. The four start-up cases (bootstrap kubeconfig valid or not × hub kubeconfig valid
  * or not); the restart triggers (an expired certificate; a changed bootstrap kubeconfig file pointing

@@ -191,7 +191,7 @@ step("5. renewNow: a new serial, the flag reset, the new cert in the Secret and 
     renewed.leaf.serial,
     "a Renewed Event names the serial",
   );
-  // SPEC 2.5: renewal does not revoke the old certificate; it stays valid until it expires.
+  // docs/pki.md#the-issued-certificate: renewal does not revoke the old certificate; it stays valid until it expires.
   t.equal((await curlAs(first.files)).status, 200, "the old certificate too");
 });
 

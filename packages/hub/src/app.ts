@@ -87,7 +87,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   };
 
   // The CA list sent in the handshake is the trust bundle, so that curl, Go and openssl clients offer
-  // their hub-issued certificate; nothing is rejected at the TLS layer (SPEC §2.1).
+  // their hub-issued certificate; nothing is rejected at the TLS layer (docs/api.md#listeners).
   const tlsOptions = (credentials: ServingCredentials) => ({
     key: credentials.keyPem,
     cert: credentials.certPem,

@@ -1,5 +1,5 @@
 /**
- * Audit events (SPEC §2.8): every token issued/used/refused, certificate issued/renewed/refused and
+ * Audit events (docs/store.md#audit-events): every token issued/used/refused, certificate issued/renewed/refused and
  * revocation goes to the log (one pino line with `audit: true`) and to the store, which keeps them
  * across restarts. Callers never pass a token or a key in `detail`.
  */

@@ -1,5 +1,5 @@
 /**
- * How request bodies are read (SPEC §2.2, decoding; the rule is `BodyDecoding` in the contract).
+ * How request bodies are read (docs/api.md#decoding; the rule is `BodyDecoding` in the contract).
  * On the routes Kyma's Connector Service also has, a body is JSON whatever its Content-Type (Kyma's
  * Go clients send none, `curl -d` sends a form type) and its keys match the schema's fields the way
  * Go's encoding/json matches struct fields; tether's own routes take `application/json` only.

@@ -1,7 +1,7 @@
 /**
  * `tether-hub serve` configuration: every flag also reads `TETHER_HUB_<FLAG>` from the environment
  * (`--public-url` ⇄ `TETHER_HUB_PUBLIC_URL`); a flag wins over the environment. Defaults follow
- * SPEC §2. Parsing is pure (argv and env in, HubConfig out) so that tests need no process.
+ * docs/hub.md#start-it. Parsing is pure (argv and env in, HubConfig out) so that tests need no process.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";

@@ -1,7 +1,7 @@
 /**
  * The hub's one error type. Whatever refuses a request throws an HttpError; the error handler in
  * http.ts turns it, and Fastify's own errors (validation, body limit, 404), into the `{code, error}`
- * body of SPEC §2.2.
+ * body of docs/api.md#errors.
  */
 import { ErrorMessages } from "@tether/shared/contract";
 

@@ -1,6 +1,6 @@
 /**
  * What both listeners share: the one error handler that gives every non-2xx answer the
- * `{"code": <status>, "error": "<message>"}` body (SPEC §2.2), a 404 in the same shape, the body
+ * `{"code": <status>, "error": "<message>"}` body (docs/api.md#errors), a 404 in the same shape, the body
  * decoding of body-decoding.ts, connection draining on shutdown, and the request-duration metric.
  */
 import { STATUS_CODES } from "node:http";

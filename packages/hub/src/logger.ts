@@ -1,5 +1,5 @@
 /**
- * The hub's pino logger, shared by both listeners. Tokens must never reach a log line (SPEC §2.4):
+ * The hub's pino logger, shared by both listeners. Tokens must never reach a log line (docs/tokens.md#tokens-never-logged):
  * request URLs are logged with the `token` query value (and anything shaped like a token) replaced,
  * and Authorization headers, should anything log headers, are redacted.
  */

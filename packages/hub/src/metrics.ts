@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics with exactly the names of SPEC §2.8, in a registry of their own so that two
+ * Prometheus metrics with exactly the names of docs/hub.md#operate-it, in a registry of their own so that two
  * hubs in one process (tests) do not collide. Served on the internal listener at `/metrics`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";

@@ -1,5 +1,5 @@
 /**
- * Every URL the hub hands out is absolute and built from `--public-url` (SPEC §2.2). Without one, the
+ * Every URL the hub hands out is absolute and built from `--public-url` (docs/api.md#runtime-api). Without one, the
  * base becomes `https://localhost:<port>` once the external listener knows its port (tests bind 0).
  */
 import { fillPath, routes } from "@tether/shared/contract";

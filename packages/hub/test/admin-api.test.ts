@@ -1,5 +1,5 @@
 /**
- * The internal/admin API (SPEC §2.3) over a real socket, health on both listeners, metrics, and the
+ * The internal/admin API (docs/api.md#admin-api) over a real socket, health on both listeners, metrics, and the
  * pieces `serve` starts from: configuration, the CA keyring and the admin token in the data dir.
  */
 import { readFileSync, statSync } from "node:fs";

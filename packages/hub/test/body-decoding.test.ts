@@ -1,5 +1,5 @@
 /**
- * Bodies as Kyma's Go clients send them (SPEC §2.2, decoding): JSON whatever the Content-Type, keys
+ * Bodies as Kyma's Go clients send them (docs/api.md#runtime-api, decoding): JSON whatever the Content-Type, keys
  * matched as Go's encoding/json matches struct fields, unknown keys ignored, on the routes Kyma has;
  * tether's own fields and routes stay strict. Real sockets; malformed and hostile bodies included.
  */

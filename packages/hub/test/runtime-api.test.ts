@@ -1,6 +1,6 @@
 /**
  * The external runtime API over real TLS sockets with undici, as a Kyma client or the spoke calls it:
- * the whole flow, every error row of SPEC §2.2 with its exact status and body, mTLS refusals on every
+ * the whole flow, every error row of docs/api.md#errors with its exact status and body, mTLS refusals on every
  * mTLS route, one-time tokens under concurrency, and tokens kept out of the logs.
  */
 import t from "tap";

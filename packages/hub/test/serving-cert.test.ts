@@ -1,5 +1,5 @@
 /**
- * The serving certificate changes under a running hub (SPEC §2.6): issued by the hub CA and renewed
+ * The serving certificate changes under a running hub (docs/pki.md#the-serving-certificate): issued by the hub CA and renewed
  * at 2/3 of its life, or read from files that change. Either way a keep-alive connection opened
  * before keeps working on its old session, and new connections get the new certificate.
  */

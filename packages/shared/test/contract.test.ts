@@ -128,31 +128,34 @@ function* mutations(value: unknown, path = ""): Generator<[string, unknown]> {
   }
 }
 
-t.test("response schemas accept the SPEC shapes and refuse every missing or extra field", async (t) => {
-  const cases: [string, object, unknown][] = [
-    ["CsrInfo", csrInfoSchema, csrInfo],
-    ["CertificatesResponse", certificatesResponseSchema, certificates],
-    ["ManagementInfo", managementInfoSchema, managementInfo],
-    ["ErrorBody", errorBodySchema, { code: 403, error: ErrorMessages.invalidToken }],
-    [
-      "TokenResponse",
-      tokenResponseSchema,
-      { url: "https://hub.example/v1/runtimes/signingRequests/info?token=T", token: "T" },
-    ],
-    ["RuntimeView", runtimeViewSchema, runtime],
-    ["RuntimeList", runtimeListSchema, runtimeList],
-  ];
-  for (const [name, schema, sample] of cases) {
-    const validate = validator(schema);
-    t.ok(validate(sample), `${name} accepts the sample`, { errors: validate.errors });
-    let refused = 0;
-    for (const [label, mutated] of mutations(sample)) {
-      t.notOk(validate(mutated), `${name} refuses ${label}`);
-      refused++;
+t.test(
+  "response schemas accept the contract's shapes (docs/api.md) and refuse every missing or extra field",
+  async (t) => {
+    const cases: [string, object, unknown][] = [
+      ["CsrInfo", csrInfoSchema, csrInfo],
+      ["CertificatesResponse", certificatesResponseSchema, certificates],
+      ["ManagementInfo", managementInfoSchema, managementInfo],
+      ["ErrorBody", errorBodySchema, { code: 403, error: ErrorMessages.invalidToken }],
+      [
+        "TokenResponse",
+        tokenResponseSchema,
+        { url: "https://hub.example/v1/runtimes/signingRequests/info?token=T", token: "T" },
+      ],
+      ["RuntimeView", runtimeViewSchema, runtime],
+      ["RuntimeList", runtimeListSchema, runtimeList],
+    ];
+    for (const [name, schema, sample] of cases) {
+      const validate = validator(schema);
+      t.ok(validate(sample), `${name} accepts the sample`, { errors: validate.errors });
+      let refused = 0;
+      for (const [label, mutated] of mutations(sample)) {
+        t.notOk(validate(mutated), `${name} refuses ${label}`);
+        refused++;
+      }
+      t.ok(refused > 2, `${name}: ${refused} mutations tried`);
     }
-    t.ok(refused > 2, `${name}: ${refused} mutations tried`);
-  }
-});
+  },
+);
 
 t.test("api and urls never carry Kyma's metadata or events URLs", async (t) => {
   const csr = validator(csrInfoSchema);
@@ -210,7 +213,7 @@ t.test("field constraints", async (t) => {
   t.notOk(bootstrap({ ttl: 24 }), "ttl is a string");
 });
 
-t.test("bad input reaches the handler where the SPEC fixes the answer", async (t) => {
+t.test("bad input reaches the handler where the contract fixes the answer", async (t) => {
   const csr = validator(csrRequestSchema);
   t.ok(
     csr({ csr: "%%% not base64 %%%" }),
@@ -223,7 +226,7 @@ t.test("bad input reaches the handler where the SPEC fixes the answer", async (t
   );
 });
 
-t.test("ErrorMessages are the exact SPEC strings", async (t) => {
+t.test("ErrorMessages are the exact strings of docs/api.md#errors", async (t) => {
   t.equal(ErrorMessages.tokenNotProvided, "Token not provided.");
   t.equal(ErrorMessages.invalidToken, "Invalid token.");
   t.equal(
@@ -250,7 +253,7 @@ t.test("ErrorMessages are the exact SPEC strings", async (t) => {
   t.equal(new Set(all).size, all.length, "every message is distinct, so a client can tell the cases apart");
 });
 
-t.test("the route table holds every SPEC route", async (t) => {
+t.test("the route table holds every route of docs/api.md", async (t) => {
   const expected = [
     "external GET /v1/runtimes/signingRequests/info token 200",
     "external POST /v1/runtimes/certificates token 201",

@@ -1,7 +1,7 @@
 /**
  * The agent, built and not yet started (like Fastify's `buildApp`): `buildAgent` wires the
  * controllers, metrics and probes onto any KubePort and HubClient (tests hand in fakes); serve.ts
- * adds what a process needs. With --bootstrap-kubeconfig (SPEC §3.4) the leader also runs the
+ * adds what a process needs. With --bootstrap-kubeconfig (docs/renewal.md#bootstrap) the leader also runs the
  * bootstrap controller next to the others, and every replica runs the certificate health checker,
  * whose verdict ends `run` with a reason to restart.
  */

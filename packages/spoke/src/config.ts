@@ -24,7 +24,7 @@ export interface SpokeConfig {
   hubCaFile: string | undefined;
   hubTimeoutMs: number;
   logLevel: string;
-  /** The bootstrap flow (SPEC §3.4); undefined when the agent only serves CertificateRequests. */
+  /** The bootstrap flow (docs/renewal.md#bootstrap); undefined when the agent only serves CertificateRequests. */
   bootstrap: BootstrapConfig | undefined;
   /** Namespaces besides the agent's whose workloads may opt in to a rollout on credential change. */
   rolloutNamespaces: string[];
@@ -37,7 +37,7 @@ export interface BootstrapConfig {
   kubeconfigSecret: string;
   /** This cluster's runtime id on the hub: the CN of its certificate and the CentralConnection's name. */
   clusterName: string;
-  /** The credential Secret (SPEC §3.2) that holds the hub kubeconfig. */
+  /** The credential Secret (docs/resources.md#credential-secret) that holds the hub kubeconfig. */
   hubKubeconfigSecret: string;
   certHealthPeriodMs: number;
 }

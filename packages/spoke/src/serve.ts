@@ -1,5 +1,5 @@
 /**
- * The agent as a process (SPEC §3.5): the real Kubernetes client, a preflight check, the HTTP
+ * The agent as a process (docs/spoke.md#running-the-spoke): the real Kubernetes client, a preflight check, the HTTP
  * endpoints, signal handling and the exit code. `cli.ts` parses the flags and calls `runAgent`.
  */
 import { readFileSync } from "node:fs";

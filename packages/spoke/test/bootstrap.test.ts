@@ -1,5 +1,5 @@
 /**
- * The bootstrap flow (SPEC §3.4) on the fake clock, the in-memory Kubernetes and the fake hub: the
+ * The bootstrap flow (docs/renewal.md#bootstrap) on the fake clock, the in-memory Kubernetes and the fake hub: the
  * flags, the health checker's period and verdicts, the bootstrap controller's four start-up cases,
  * and the agent ending `run` with a restart reason. The hub kubeconfig validity chain has its own
  * file, policy/hub-kubeconfig.test.ts.

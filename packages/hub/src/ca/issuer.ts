@@ -1,6 +1,6 @@
 /**
  * Turns a `{"csr": base64(PEM)}` body into a signed, recorded certificate: decode, parse and verify,
- * check the subject and the key (SPEC §2.5), then sign with the keyring's active CA. The checks and
+ * check the subject and the key (docs/pki.md#checks-on-a-csr), then sign with the keyring's active CA. The checks and
  * the signing are separate calls so that the enrolment route can consume its one-time token in
  * between: bad input must not burn the token, and only the token's winner may get a certificate.
  */

@@ -1,5 +1,5 @@
 /**
- * The hub's CA keyring (SPEC §2.6): the CA from `--ca-cert`/`--ca-key`, or one generated on first start
+ * The hub's CA keyring (docs/pki.md#the-ca-keyring): the CA from `--ca-cert`/`--ca-key`, or one generated on first start
  * into the data directory and read back on every later start. The keyring already has room for
  * more trusted CAs (rotation keeps the old one trusted); today it holds the one active CA.
  */

@@ -1,5 +1,5 @@
 /**
- * The external listener's certificate (SPEC §2.6): from `--tls-cert`/`--tls-key`, reloaded when the
+ * The external listener's certificate (docs/pki.md#the-serving-certificate): from `--tls-cert`/`--tls-key`, reloaded when the
  * files change, or issued by the hub CA for the public host and `--san`, renewed at 2/3 of its life.
  * Either way the app subscribes with `onChange` and swaps the new pair in with
  * `server.setSecureContext`: open connections keep their session, new handshakes get the new cert.

@@ -1,5 +1,5 @@
 /**
- * Who is calling an mTLS route (SPEC §2.2)? The TLS layer asks for a client certificate but accepts
+ * Who is calling an mTLS route (docs/api.md#client-certificates)? The TLS layer asks for a client certificate but accepts
  * any, so every mTLS route runs this: a certificate was presented, it chains to a CA of the keyring,
  * it is not revoked, the hub issued it, and it is valid at the hub's clock. Each refusal is a 403 with
  * the contract's message.

@@ -1,5 +1,5 @@
 /**
- * The internal/admin API (SPEC §2.3): token URLs, bootstrap kubeconfigs, the runtime registry,
+ * The internal/admin API (docs/api.md#admin-api): token URLs, bootstrap kubeconfigs, the runtime registry,
  * revocation by hash and metrics. Every route needs the admin bearer token unless the hub runs with
  * `--internal-auth=none`.
  */

@@ -1,5 +1,5 @@
 /**
- * The token half of the runtime API (SPEC §2.2): exchange a one-time (or bootstrap) token for CSR
+ * The token half of the runtime API (docs/api.md#token-routes): exchange a one-time (or bootstrap) token for CSR
  * info and a CSR token, then exchange the CSR token and a CSR for a certificate.
  */
 import type { CsrInfo } from "@tether/shared/contract";

@@ -1,5 +1,5 @@
 /**
- * The mTLS half of the runtime API (SPEC §2.2): management info, renewal and revocation of the
+ * The mTLS half of the runtime API (docs/api.md#mtls-routes): management info, renewal and revocation of the
  * calling certificate. Every route authenticates the client certificate before anything else,
  * revocation included, so a revoked certificate can do nothing at all.
  */

@@ -1,5 +1,5 @@
 /**
- * The hub's persistence port (SPEC §2.7). Two adapters implement it — SQLite on node:sqlite (the
+ * The hub's persistence port (docs/store.md#store). Two adapters implement it — SQLite on node:sqlite (the
  * embedded default) and PostgreSQL (shared by several hub replicas) — and both pass one conformance
  * suite (`conformance.ts`). Every method is atomic on its own; nothing here knows about HTTP.
  *
@@ -90,7 +90,7 @@ export type ConsumeResult =
 
 /**
  * Token checks take the instant to judge expiry at as `now`: a token is valid while `expiresAt > now`.
- * The store applies no leeway of its own; callers apply the 60 s clock leeway of SPEC §2.4 by passing
+ * The store applies no leeway of its own; callers apply the 60 s clock leeway of docs/tokens.md#lifetimes-and-leeway by passing
  * a `now` that far in the past (tokens.ts), so every replica judges a token alike. Failures are
  * reported in this order: unknown, wrong-purpose, used, expired.
  */

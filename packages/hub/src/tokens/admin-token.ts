@@ -1,5 +1,5 @@
 /**
- * The admin token of the internal API (SPEC §2.1). Generated on first start, stored in the store as a
+ * The admin token of the internal API (docs/tokens.md#the-admin-token). Generated on first start, stored in the store as a
  * hash like every token, and written once in plain text to `<data-dir>/admin-token` (0600), where
  * `tether-hub admin-token` reads it. `--admin-token` (e.g. from a Kubernetes Secret) sets it instead.
  * Replicas sharing a PostgreSQL store each add theirs; every stored admin token is accepted.

@@ -1,5 +1,5 @@
 /**
- * Tokens (SPEC §2.4): random text handed out once, stored only as its SHA-256. One-time purposes
+ * Tokens (docs/tokens.md#tokens): random text handed out once, stored only as its SHA-256. One-time purposes
  * (info, csr) are consumed atomically by the store; bootstrap and admin tokens are reusable until
  * they expire. Every outcome is audited and counted; the token text itself never is.
  */

@@ -1,5 +1,5 @@
 /**
- * Requests and responses of the internal/admin API (SPEC §2.3). Times are ISO 8601 UTC strings,
+ * Requests and responses of the internal/admin API (docs/api.md#admin-api). Times are ISO 8601 UTC strings,
  * hashes lower-case hex, serials upper-case hex as openssl prints them.
  */
 import {

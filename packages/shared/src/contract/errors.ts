@@ -1,5 +1,5 @@
 /**
- * Error bodies and messages. Kyma clients match on the exact text of the SPEC §2.2 messages, so they
+ * Error bodies and messages. Kyma clients match on the exact text of the docs/api.md#errors messages, so they
  * live here once; the hub sends them and tests compare against them. Status codes are in comments.
  */
 
@@ -19,7 +19,7 @@ export const errorBodySchema = {
   },
 } as const;
 
-/** The subject fields the hub compares, in the order it compares them (SPEC §2.5: CN first). */
+/** The subject fields the hub compares, in the order it compares them (docs/pki.md#checks-on-a-csr: CN first). */
 export const subjectFields = ["CN", "C", "O", "OU", "L", "ST"] as const;
 export type SubjectField = (typeof subjectFields)[number];
 

@@ -3,7 +3,7 @@
  * validation, the OpenAPI document and the spoke's checks agree on what an id or a hash looks like.
  */
 
-/** Key algorithms the hub may advertise as `key-algorithm` (SPEC §2.2), weakest RSA first. */
+/** Key algorithms the hub may advertise as `key-algorithm` (docs/api.md#csr-info), weakest RSA first. */
 export const keyAlgorithms = [
   "rsa2048",
   "rsa3072",

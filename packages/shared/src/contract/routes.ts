@@ -1,5 +1,5 @@
 /**
- * Every route of SPEC §2.2 and §2.3 in one table. The hub registers each entry with Fastify
+ * Every route of docs/api.md#routes in one table. The hub registers each entry with Fastify
  * (`app.route({ method, url: route.path, schema: route.schema, handler })`), @fastify/swagger turns the
  * schemas into `/v1/api.yaml`, and the spoke and the CLI take methods, paths and response schemas from
  * here instead of repeating them.
@@ -48,7 +48,7 @@ export interface RouteSchema {
 }
 
 /**
- * How the hub reads a request body (SPEC §2.2, decoding). "go": the route is one Kyma's Connector
+ * How the hub reads a request body (docs/api.md#runtime-api, decoding). "go": the route is one Kyma's Connector
  * Service has, and Kyma's Go clients call it with no Content-Type: the body is JSON whatever the
  * Content-Type says, and an open body schema's keys match as Go's encoding/json matches struct
  * fields (case-insensitively, unknown keys ignored); a closed schema (`additionalProperties: false`)

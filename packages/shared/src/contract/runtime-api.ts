@@ -1,5 +1,5 @@
 /**
- * Requests and responses of the external runtime API (SPEC §2.2), wire-compatible with the Kyma
+ * Requests and responses of the external runtime API (docs/api.md#shapes), wire-compatible with the Kyma
  * Connector Service v1. Response shapes are closed (`additionalProperties: false`): in particular
  * `api` and `urls` never carry Kyma's metadataUrl/eventsUrl/eventsInfoUrl keys.
  */

@@ -1,5 +1,5 @@
 /**
- * Builds the two kubeconfigs of SPEC §1: the bootstrap kubeconfig (hub URL, hub serving CA, bootstrap
+ * Builds the two kubeconfigs of docs/resources.md#the-bootstrap-and-hub-kubeconfigs: the bootstrap kubeconfig (hub URL, hub serving CA, bootstrap
  * token) and the hub kubeconfig (the same cluster, with the spoke's client certificate instead).
  * Inputs are checked with the same rules `parseKubeconfig` applies, so whatever is built parses back.
  */

@@ -1,5 +1,5 @@
 /**
- * The hub's signing CA: generated on first start (SPEC §2.6: ECDSA P-256, 10 years) or loaded from
+ * The hub's signing CA: generated on first start (docs/pki.md#the-ca-keyring: ECDSA P-256, 10 years) or loaded from
  * the operator's files, where the certificate file may carry the CA's own chain after it.
  */
 import { systemClock, type Clock } from "../time/index.ts";

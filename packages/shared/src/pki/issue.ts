@@ -1,5 +1,5 @@
 /**
- * Signing a runtime's certificate (SPEC §2.5). The CSR must already have passed parseCsr (signature)
+ * Signing a runtime's certificate (docs/pki.md#the-issued-certificate). The CSR must already have passed parseCsr (signature)
  * and the policy checks; this only builds and signs the leaf.
  */
 import { createHash } from "node:crypto";

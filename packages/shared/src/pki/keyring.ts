@@ -1,5 +1,5 @@
 /**
- * One active signing CA plus the CAs whose certificates the hub still accepts (SPEC §2.6). Rotation
+ * One active signing CA plus the CAs whose certificates the hub still accepts (docs/pki.md#the-ca-keyring). Rotation
  * adds a new active CA and keeps the old one trusted until its last leaf has expired.
  */
 import type { CertificateAuthority } from "./ca.ts";

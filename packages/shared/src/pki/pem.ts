@@ -47,7 +47,7 @@ export function encodeBase64Pem(pem: string): string {
 
 /**
  * Strict inverse of encodeBase64Pem: Node's own decoder silently skips bad characters, which would
- * turn garbage into an empty or truncated CSR instead of the error SPEC §2.2 asks for.
+ * turn garbage into an empty or truncated CSR instead of the error docs/api.md#errors asks for.
  */
 export function decodeBase64Pem(text: string): string {
   if (text === "" || !STRICT_BASE64.test(text)) throw new PkiError("bad-base64", ErrorMessages.invalidBase64);

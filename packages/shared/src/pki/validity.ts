@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 
-/** Certificates start this long before "now" so that a peer whose clock lags still accepts them (SPEC §2.5). */
+/** Certificates start this long before "now" so that a peer whose clock lags still accepts them (docs/pki.md#the-issued-certificate). */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** X.509 times have whole seconds; rounding down here makes the reported dates equal the encoded ones. */

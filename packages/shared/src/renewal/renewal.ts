@@ -4,7 +4,7 @@ import type { Random } from "../time/index.ts";
 const DAY_MS = 86_400_000;
 
 /**
- * When the validity the hub granted begins. The hub back-dates notBefore by CLOCK_SKEW_MS (SPEC §2.5)
+ * When the validity the hub granted begins. The hub back-dates notBefore by CLOCK_SKEW_MS (docs/pki.md#the-issued-certificate)
  * for clients whose clocks run behind; those minutes were never part of the lifetime it granted.
  * Counting them made a certificate valid for less than ~15 minutes due for renewal the moment it was
  * issued, and the spoke renewed in a loop.

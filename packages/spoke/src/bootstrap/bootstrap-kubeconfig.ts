@@ -1,5 +1,5 @@
 /**
- * The bootstrap kubeconfig as the agent reads it (SPEC §1, §3.4): the hub's URL, the hub's serving CA
+ * The bootstrap kubeconfig as the agent reads it (docs/resources.md#the-bootstrap-and-hub-kubeconfigs): the hub's URL, the hub's serving CA
  * and a bootstrap token. It is read again on every health check, so a file that kubelet rewrites
  * (mounted from the `bootstrap-hub-kubeconfig` Secret) is noticed; the fingerprint is how a change is
  * told from a re-read.

@@ -1,8 +1,8 @@
 /**
- * The bootstrap flow (SPEC §3.4), like Open Cluster Management's registration agent: at start (on
+ * The bootstrap flow (docs/renewal.md#bootstrap), like Open Cluster Management's registration agent: at start (on
  * becoming leader) judge the hub kubeconfig Secret; when it is valid, keep it; when it is not, join
  * the hub with the bootstrap kubeconfig's token (`Authorization: Bearer`) until that works: one write
- * of the hub kubeconfig Secret (the credential Secret of SPEC §3.2), then the CentralConnection named
+ * of the hub kubeconfig Secret (the credential Secret of docs/resources.md#credential-secret), then the CentralConnection named
  * after the cluster. From there on the connection controller keeps the credential fresh.
  *
  * It lives in bootstrap/, not controllers/: it watches no resource and ends once joined (OCM's

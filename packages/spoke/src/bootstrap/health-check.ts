@@ -1,5 +1,5 @@
 /**
- * The certificate health checker of the bootstrap flow (SPEC §3.4), like Open Cluster Management's
+ * The certificate health checker of the bootstrap flow (docs/renewal.md#health-check-and-restart), like Open Cluster Management's
  * client-cert health checker: every --cert-health-period it looks at the client certificate the
  * agent joined with (as renewed since) and at the bootstrap kubeconfig. An expired certificate, or a
  * bootstrap kubeconfig whose content changed, cannot be repaired in place: /livez fails and the agent

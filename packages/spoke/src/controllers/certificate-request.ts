@@ -1,5 +1,5 @@
 /**
- * The CertificateRequest controller, the token exchange of SPEC §3.2 (enrolment/): for each
+ * The CertificateRequest controller, the token exchange of docs/resources.md#token-exchange (enrolment/): for each
  * CertificateRequest, read the CSR info behind the token URL, make a key of the advertised algorithm,
  * have the hub sign a CSR with the advertised subject, store everything in the credential Secret in
  * one write, create or update the CentralConnection and delete the request. What was obtained is kept
@@ -25,7 +25,7 @@ import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchang
 
 /** `hubCaPem` serves requests without spec.caBundle. */
 export interface CertificateRequestControllerOptions extends ControllerDeps {
-  /** How long transient failures are retried: the longest a token can live (SPEC §2.4: 24h). */
+  /** How long transient failures are retried: the longest a token can live (docs/tokens.md#lifetimes-and-leeway: 24h). */
   giveUpAfterMs?: number;
 }
 

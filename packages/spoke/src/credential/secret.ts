@@ -1,5 +1,5 @@
 /**
- * The credential Secret (SPEC §3.2), the one module that knows its layout: the key names, how the
+ * The credential Secret (docs/resources.md#certificaterequest), the one module that knows its layout: the key names, how the
  * spoke's certificate, key, the hub trust bundle and the hub kubeconfig are laid out in it, how it is
  * written (one API call, never two half-writes) and how it is read back into the state the policies
  * judge. The CertificateRequest controller, the connection controller and the bootstrap flow (whose
@@ -21,7 +21,7 @@ import type { SecretReference } from "../kube/types.ts";
 import { connectionLabel, managedByLabel, managedByValue } from "../kube/types.ts";
 import type { CertificateFacts, CredentialState } from "../policy/state.ts";
 
-/** The keys of the credential Secret (SPEC §3.2): type kubernetes.io/tls plus ca.crt and kubeconfig. */
+/** The keys of the credential Secret (docs/resources.md#certificaterequest): type kubernetes.io/tls plus ca.crt and kubeconfig. */
 export const secretKeys = {
   /** The client certificate followed by its issuing CA. */
   certificate: "tls.crt",

@@ -1,5 +1,5 @@
 /**
- * The words a CertificateRequest's status.error uses (SPEC §3.2): each failure of the token exchange
+ * The words a CertificateRequest's status.error uses (docs/resources.md#certificaterequest): each failure of the token exchange
  * says what went wrong and what the operator can do about it, and whether the spoke keeps trying.
  */
 import { ErrorMessages } from "@tether/shared/contract";

@@ -1,5 +1,5 @@
 /**
- * The token flow's calls to the hub (SPEC §3.2 steps 1 and the CSR), shared by the CertificateRequest
+ * The token flow's calls to the hub (docs/resources.md#certificaterequest steps 1 and the CSR), shared by the CertificateRequest
  * controller (token URL) and the bootstrap flow (bootstrap token as Bearer): read the CSR info, make a
  * key of the advertised algorithm, have the hub sign a CSR with the advertised subject. What was
  * obtained is kept in `progress` across retries, because the info and CSR tokens are one-time: a

@@ -1,5 +1,5 @@
 /**
- * The spoke's Prometheus metrics (SPEC §3.5), in a registry of their own so that two agents in one
+ * The spoke's Prometheus metrics (docs/spoke.md#health-and-metrics), in a registry of their own so that two agents in one
  * process (tests) do not share series.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";

@@ -1,5 +1,5 @@
 /**
- * What the spoke asks of the hub (SPEC §2.2). Controllers depend on this interface; `http.ts` serves
+ * What the spoke asks of the hub (docs/api.md#runtime-api). Controllers depend on this interface; `http.ts` serves
  * it with undici, and unit tests hand in a scripted fake.
  */
 import type { CsrInfo, ManagementInfo } from "@tether/shared/contract";
@@ -7,7 +7,7 @@ import type { CsrInfo, ManagementInfo } from "@tether/shared/contract";
 export interface TokenCallOptions {
   /** PEM of the CA(s) that issued the hub's serving certificate; undefined: the system trust store. */
   caPem?: string;
-  /** A bootstrap token, sent as `Authorization: Bearer` (SPEC §3.4). */
+  /** A bootstrap token, sent as `Authorization: Bearer` (docs/renewal.md#join). */
   bearerToken?: string;
   /** An HTTP proxy (a kubeconfig's proxy-url) that the call tunnels through. */
   proxyUrl?: string;

@@ -1,5 +1,5 @@
 /**
- * Every Kubernetes write of the spoke goes through here (SPEC §3.5): read the current object, apply
+ * Every Kubernetes write of the spoke goes through here (docs/spoke.md#kubernetes-writes): read the current object, apply
  * the change to it, write with its resourceVersion, and on a 409 read again and re-apply, so that a
  * concurrent writer (an operator's `kubectl edit`, a second replica) is never overwritten blindly.
  */

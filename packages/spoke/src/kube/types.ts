@@ -1,5 +1,5 @@
 /**
- * The two custom resources of SPEC §3.1 (group tether.dev, version v1alpha1, cluster-scoped), typed
+ * The two custom resources of docs/resources.md#custom-resources (group tether.dev, version v1alpha1, cluster-scoped), typed
  * once here so that the port, the fake, the adapter and the controllers agree on every field name.
  * Times are RFC 3339 strings as the API server stores them.
  */
@@ -144,7 +144,7 @@ export const plurals = {
   CentralConnection: "centralconnections",
 } as const;
 
-/** The renewal settings the spoke writes when it creates a connection (SPEC §3.1 defaults). */
+/** The renewal settings the spoke writes when it creates a connection (docs/resources.md#custom-resources defaults). */
 export const defaultRenewal = { enabled: true, renewAfterFraction: 0.66 } as const;
 
 export const managedByLabel = "app.kubernetes.io/managed-by";

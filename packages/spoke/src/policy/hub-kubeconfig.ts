@@ -1,5 +1,5 @@
 /**
- * "Is the hub kubeconfig valid, or must the agent bootstrap?" (SPEC §3.4), like Open Cluster
+ * "Is the hub kubeconfig valid, or must the agent bootstrap?" (docs/renewal.md#start-up-decision), like Open Cluster
  * Management's HasValidHubClientConfig, as a chain of pure checks (the shared ones of checks.ts and
  * two of its own): the first one that finds a problem names it; when none does, the hub kubeconfig is
  * valid and bootstrap is skipped. The reason is the word an operator reads in the agent's log and in

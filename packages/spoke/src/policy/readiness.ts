@@ -1,5 +1,5 @@
 /**
- * "Is this connection ready?" (SPEC §3.3): the credential must be usable and the last call to the hub
+ * "Is this connection ready?" (docs/renewal.md#connection-upkeep): the credential must be usable and the last call to the hub
  * must have succeeded. The first violation becomes the Ready condition's reason and message; without
  * one the connection is Ready with reason Connected.
  */

@@ -1,5 +1,5 @@
 /**
- * "Does this connection need a new certificate now?" (SPEC §3.3), like cert-manager's trigger chain:
+ * "Does this connection need a new certificate now?" (docs/renewal.md#connection-upkeep), like cert-manager's trigger chain:
  * the shared checks of checks.ts, then the renewal's own. The first answer wins. The clock and the
  * jitter source are arguments.
  */
@@ -91,7 +91,7 @@ export const intervalReached: RenewalCheck = ({ spec, credential, now }) => {
     : undefined;
 };
 
-/** The full chain, in the order SPEC §3.3 lists the reasons. */
+/** The full chain, in the order docs/renewal.md#connection-upkeep lists the reasons. */
 export const renewalChain: Chain<RenewalInput, RenewalReason> = [
   secretMissing,
   secretMissingData,

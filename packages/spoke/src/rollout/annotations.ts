@@ -1,6 +1,6 @@
 /**
  * The annotations of a workload that opts in to a rollout when the agent's credential changes
- * (SPEC §4 [rollout]), and how the opt-in annotation's value is read. Pure: no I/O.
+ * (docs/resources.md#rollout-of-workloads), and how the opt-in annotation's value is read. Pure: no I/O.
  */
 
 /** On a Deployment, StatefulSet or DaemonSet: the credential Secrets whose change rolls it. */

@@ -1,5 +1,5 @@
 /**
- * Whether a workload is rolled, and why (SPEC §4 [rollout]): one pure call per workload, on what the
+ * Whether a workload is rolled, and why (docs/resources.md#rollout-of-workloads): one pure call per workload, on what the
  * controller gathered. The reason is the word an operator reads in the Event and in the
  * CentralConnection's status.rollouts.
  *

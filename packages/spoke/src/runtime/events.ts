@@ -1,5 +1,5 @@
 /**
- * Kubernetes Events on the two custom resources (SPEC §3.3). The CRs are cluster-scoped, and the API
+ * Kubernetes Events on the two custom resources (docs/renewal.md#connection-upkeep). The CRs are cluster-scoped, and the API
  * server accepts Events about a cluster-scoped object only in the "default" namespace (as client-go's
  * recorder writes them); `kubectl describe` finds them there. Recording is best effort: a failed
  * Event never fails the work it reports.

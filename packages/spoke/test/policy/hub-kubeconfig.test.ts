@@ -1,4 +1,4 @@
-/** The hub kubeconfig validity chain of the bootstrap flow (SPEC §3.4): one case per reason, in order. */
+/** The hub kubeconfig validity chain of the bootstrap flow (docs/renewal.md#bootstrap): one case per reason, in order. */
 import t from "tap";
 import { buildBootstrapKubeconfig, parseKubeconfig } from "@tether/shared/kubeconfig";
 import { createSelfSignedCa } from "@tether/shared/pki";

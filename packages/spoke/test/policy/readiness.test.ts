@@ -1,4 +1,4 @@
-/** The readiness chain (SPEC §3.3): the credential must be usable and the hub must accept it. */
+/** The readiness chain (docs/renewal.md#connection-upkeep): the credential must be usable and the hub must accept it. */
 import t from "tap";
 import { readiness } from "../../src/policy/readiness.ts";
 import type { CredentialState } from "../../src/policy/state.ts";

@@ -1,4 +1,4 @@
-/** The renewal chain (SPEC §3.3): every reason in order, renewal.enabled: false, the jittered renewal time. */
+/** The renewal chain (docs/renewal.md#connection-upkeep): every reason in order, renewal.enabled: false, the jittered renewal time. */
 import t from "tap";
 import { grantedFrom } from "@tether/shared/renewal";
 import { sequenceRandom } from "@tether/shared/time";

@@ -1,5 +1,5 @@
 /**
- * A HubClient that behaves like the hub (SPEC §2.2) without sockets: one-time tokens, subject checks,
+ * A HubClient that behaves like the hub (docs/api.md#runtime-api) without sockets: one-time tokens, subject checks,
  * real certificates from a real CA on the test's clock, revocation, and a switch that takes it down.
  */
 import type { CsrInfo, ManagementInfo } from "@tether/shared/contract";
@@ -42,7 +42,7 @@ export class FakeHub implements HubClient {
   /** Errors for the next calls of one kind ("info", "issue", "management", "renew", "revoke"). */
   readonly failures = new Map<string, HubError[]>();
   readonly #infoTokens = new Map<string, Subject>();
-  /** Bootstrap tokens: reusable, like the hub's (SPEC §2.4). */
+  /** Bootstrap tokens: reusable, like the hub's (docs/tokens.md#purposes). */
   readonly #bootstrapTokens = new Map<string, Subject>();
   /** The Bearer token and trust of each info call, in order. */
   readonly infoCalls: { url: string; bearerToken?: string; caPem?: string; proxyUrl?: string }[] = [];

@@ -1,5 +1,5 @@
 /**
- * What a reconcile does once decided (SPEC §3.3): rewrite a lost Secret from memory, reset
+ * What a reconcile does once decided (docs/renewal.md#connection-upkeep): rewrite a lost Secret from memory, reset
  * spec.renewNow, call the hub for management info over mTLS and, when the plan has a renewal reason,
  * renew with a new key and a CSR of the current subject, stored in one Secret write. Each outcome goes
  * to metrics, Events and the log here, and to status through the returned outcome.

@@ -1,5 +1,5 @@
 /**
- * Connection upkeep (SPEC §3.3): for each CentralConnection, call the hub's management info every
+ * Connection upkeep (docs/renewal.md#connection-upkeep): for each CentralConnection, call the hub's management info every
  * sync period and on every spec change, renew the certificate when the renewal chain says so, keep
  * the credential Secret in step, and report it all in status, Events and metrics.
  *

@@ -1,6 +1,6 @@
 /**
  * What the connection controller keeps in process memory, per connection. Everything else it needs
- * lives in the CentralConnection's status (SPEC §3.1), so that a new leader continues where the old
+ * lives in the CentralConnection's status (docs/resources.md#custom-resources), so that a new leader continues where the old
  * one stopped: the failure count, the last failure and the time of the next attempt (the back-off),
  * the last sync and how it went, and the generation of the spec last acted on.
  *

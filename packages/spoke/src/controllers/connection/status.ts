@@ -1,5 +1,5 @@
 /**
- * Builds a CentralConnection's status (SPEC §3.1) from the previous status and what one reconcile
+ * Builds a CentralConnection's status (docs/resources.md#custom-resources) from the previous status and what one reconcile
  * did, and says whether it differs from what the API server holds. Pure: the controller gathers and
  * acts, this file decides what the operator reads. Status is compared as values (the API server
  * answers keys in its own order), so an unchanged status is never written.

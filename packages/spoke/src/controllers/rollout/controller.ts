@@ -1,6 +1,6 @@
 /**
  * Rolls the workloads that use a credential Secret of this agent when the Secret's certificate, key
- * or CA changes (SPEC §4 [rollout]; the rules are in rollout/decide.ts). It reads every credential
+ * or CA changes (docs/resources.md#rollout-of-workloads; the rules are in rollout/decide.ts). It reads every credential
  * Secret and every Deployment, StatefulSet and DaemonSet in the agent's namespace and in
  * --rollout-namespaces, decides per workload, and patches the pod template's annotations once, so
  * that Kubernetes' own controllers do the rollout.
