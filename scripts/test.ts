@@ -2,8 +2,10 @@
  * `pnpm test`: every check the project has, in the order that fails fastest, then one closing line
  * `N passed, N failed` for CI. Static checks count one each; tap counts its own test points.
  *   pnpm test            type-check, lint, format, then every tap file (unit, stores, end-to-end)
- *   pnpm test --unit     the fast lane: type-check, lint, format, then the packages' own tests only
- *                        (no control plane, so no kube-apiserver build; coverage is left to the full run)
+ *   pnpm test --unit     the fast lane for the inner loop: the same static checks with their caches
+ *                        (node_modules/.cache), then the packages' own tests except the few that
+ *                        start real hub processes or need PostgreSQL (`slowFiles`); no control plane,
+ *                        so no kube-apiserver build; coverage is left to the full run
  *   pnpm test FILE...    only tap, on those files (other arguments go to tap as they are)
  */
 import { spawn } from "node:child_process";
@@ -34,6 +36,14 @@ function run(label: string, cmd: string, args: string[], onLine?: (line: string)
   });
 }
 
+/** Package tests that run real hub processes or PostgreSQL: the full run has them, the fast lane not. */
+const slowFiles = new Set([
+  "packages/hub/test/process.test.ts",
+  "packages/hub/test/store.test.ts",
+  "packages/hub/test/store-failure.test.ts",
+]);
+const cache = "node_modules/.cache/tether";
+
 const outcome: Outcome = { passed: 0, failed: 0 };
 const args = process.argv.slice(2);
 const unitLane = args.includes("--unit");
@@ -41,15 +51,31 @@ const tapArgs = unitLane
   ? [
       "--disable-coverage",
       ...args.filter((arg) => arg !== "--unit"),
-      ...globSync("packages/*/test/**/*.test.ts").sort(),
+      ...globSync("packages/*/test/**/*.test.ts")
+        .filter((file) => !slowFiles.has(file))
+        .sort(),
     ]
   : args;
+// The fast lane keeps what the checks learned between runs; CI's clean clone starts without it.
+const cached = (full: string[], incremental: string[]) => (unitLane ? [...full, ...incremental] : full);
 
 if (args.length === 0 || unitLane) {
   for (const [label, cmd, args] of [
-    ["type-check", "tsc", ["-p", "tsconfig.json"]],
-    ["lint", "eslint", ["--max-warnings", "0", "."]],
-    ["format", "prettier", ["--check", "--log-level", "warn", "."]],
+    [
+      "type-check",
+      "tsc",
+      cached(["-p", "tsconfig.json"], ["--incremental", "--tsBuildInfoFile", `${cache}/tsbuildinfo`]),
+    ],
+    [
+      "lint",
+      "eslint",
+      cached(["--max-warnings", "0", "."], ["--cache", "--cache-location", `${cache}/eslint`]),
+    ],
+    [
+      "format",
+      "prettier",
+      cached(["--check", "--log-level", "warn", "."], ["--cache", "--cache-location", `${cache}/prettier`]),
+    ],
   ] as const) {
     const code = await run(label, cmd, [...args]);
     if (code === 0) outcome.passed++;
