@@ -117,7 +117,7 @@ export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult
       "--checks",
       "all",
       "--exclude-checks",
-      "allow_header_conformance",
+      "allow_header_conformance,use_after_free",
       "--max-examples",
       String(options.maxExamples),
       "--no-color",
