@@ -27,18 +27,22 @@ def _info_token():
     return _post("/v1/runtimes/tokens", {"runtime": "fuzz-edge"}, {"tenant": "fuzz", "group": "fuzz"})["token"]
 
 
-@schemathesis.hook
-def map_query(ctx, query):
-    if query is None or "token" not in query:
-        return query
-    path = ctx.operation.path
-    if path.endswith("/signingRequests/info"):
-        query["token"] = _info_token()
-    elif path == "/v1/runtimes/certificates":
+# An auth provider, not a map_query hook: schemathesis then knows the token is a valid one it was
+# given (not one it generated), and its own probes without a token or with an invalid one are sent as
+# they are. No caching (refresh_interval=None): every token is one-time.
+@schemathesis.auth(refresh_interval=None).apply_to(
+    path=["/v1/runtimes/signingRequests/info", "/v1/runtimes/certificates"]
+)
+class OneTimeToken:
+    def get(self, case, ctx):
+        if case.operation.path.endswith("/signingRequests/info"):
+            return _info_token()
         # A CSR token: the CSR info call hands one out in csrUrl.
         url = _post_info(_info_token())
-        query["token"] = parse_qs(urlparse(url).query)["token"][0]
-    return query
+        return parse_qs(urlparse(url).query)["token"][0]
+
+    def set(self, case, data, ctx):
+        case.query = {**(case.query or {}), "token": data}
 
 
 def _post_info(token):

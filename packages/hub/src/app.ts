@@ -95,7 +95,9 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   });
   const baseLogger: FastifyBaseLogger = logger;
   // Unknown fields are refused, not silently dropped: a mistyped "runtime" must not mint a new runtime.
-  const ajv = { customOptions: { removeAdditional: false as const } };
+  // No type coercion either (Fastify's default is "array"): `"runtime": false` is no runtime id, and
+  // every value the contract reads is a string, an array or an object as sent.
+  const ajv = { customOptions: { removeAdditional: false as const, coerceTypes: false } };
   // Every error, the framework's and the HTTP parser's included, answers in the `{code, error}` shape.
   const errors = { frameworkErrors, clientErrorHandler };
   // Slow or silent clients (half-open connections, slowloris) are bounded in number and in time.

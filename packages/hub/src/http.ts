@@ -102,7 +102,9 @@ export function setupInstance(
     if (!request.is404) return done();
     const path = request.url.split("?")[0] ?? "";
     const allowed = [...new Set(served.filter((r) => r.pattern.test(path)).map((r) => r.method))];
-    if (allowed.length === 0) return done();
+    // A method the path's pattern takes but the router did not match (e.g. a parameter holding a
+    // newline) is no 405 "use GET" to a GET: it falls through to the 404.
+    if (allowed.length === 0 || allowed.includes(request.method)) return done();
     void reply.header("allow", allowed.join(", "));
     done(new HttpError(405, `Method ${request.method} not allowed; use ${allowed.join(" or ")}.`));
   });

@@ -6,7 +6,12 @@
  */
 import swagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
-import { openApiDocumentBase, routes, swaggerRefResolver } from "@tether/shared/contract";
+import {
+  openApiDocumentBase,
+  refineOpenApiDocument,
+  routes,
+  swaggerRefResolver,
+} from "@tether/shared/contract";
 import type { HubRoutes } from "./context.ts";
 
 /** Registers the collector; must run before the routes it documents are added. */
@@ -14,6 +19,9 @@ export async function registerOpenApi(app: FastifyInstance, title: string): Prom
   await app.register(swagger, {
     openapi: { ...openApiDocumentBase, info: { ...openApiDocumentBase.info, title } },
     refResolver: swaggerRefResolver,
+    // The hub registers only the `openapi` option, so the document is always an OpenAPI 3 one.
+    transformObject: (document) =>
+      "openapiObject" in document ? refineOpenApiDocument(document.openapiObject) : document.swaggerObject,
   });
 }
 

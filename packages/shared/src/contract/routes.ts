@@ -91,6 +91,12 @@ const text = (description: string, contentType: string) => ({
   content: { [contentType]: { schema: { type: "string" } } },
 });
 
+/** A YAML document (an object once parsed), e.g. the OpenAPI document or a kubeconfig. */
+const yamlDocument = (description: string) => ({
+  description,
+  content: { "application/yaml": { schema: { type: "object" } } },
+});
+
 const binary = (description: string, contentType: string) => ({
   description,
   content: { [contentType]: { schema: { type: "string", format: "binary" } } },
@@ -218,7 +224,7 @@ export const routes = {
       operationId: "getApiDocument",
       summary: "OpenAPI 3 document of the runtime API",
       tags: ["documentation"],
-      response: { 200: text("The OpenAPI document.", "application/yaml") },
+      response: { 200: yamlDocument("The OpenAPI document.") },
     },
   },
   createToken: {
@@ -278,7 +284,7 @@ export const routes = {
       params: runtimeIdParamsSchema,
       body: bootstrapKubeconfigRequestSchema,
       response: {
-        200: text("The bootstrap kubeconfig.", "application/yaml"),
+        200: yamlDocument("The bootstrap kubeconfig."),
         400: error("Invalid ttl."),
         ...adminErrors,
         ...notFound,
