@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the schemathesis fuzzer available for e2e/test/fuzz.test.ts and `./dev fuzz`: a Python venv
+# Makes the schemathesis fuzzer available for e2e/fuzz/short-run.test.ts and `./dev fuzz`: a Python venv
 # under the cache (outside the repo), keyed by the version, filled from PyPI with pip, so only the
 # first run downloads. Prints ST_BIN=... on stdout; progress goes to stderr. Every failing step says
 # which step failed and why.
