@@ -19,6 +19,7 @@ import {
   tokenResponseSchema,
 } from "./admin-api.ts";
 import { errorBodySchema } from "./errors.ts";
+import { trustBundleSchema } from "./trust.ts";
 import {
   certificatesResponseSchema,
   csrInfoSchema,
@@ -149,6 +150,20 @@ export const routes = {
       description: mtlsNote,
       tags: ["management"],
       response: { 200: managementInfoSchema, ...mtlsErrors },
+    },
+  },
+  trustBundle: {
+    method: "GET",
+    path: "/v1/runtimes/management/trust",
+    listener: "external",
+    auth: "mtls",
+    decoding: "json",
+    schema: {
+      operationId: "getTrustBundle",
+      summary: "The CAs to trust and the one that signs now (tether only: CA rotation)",
+      description: mtlsNote,
+      tags: ["management"],
+      response: { 200: trustBundleSchema, ...mtlsErrors },
     },
   },
   renewCertificate: {
