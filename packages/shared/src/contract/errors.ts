@@ -56,6 +56,9 @@ export const ErrorMessages = {
   unknownCertificate: "Client certificate is not known to the hub.",
   // 403: on every mTLS route.
   certificateRevoked: "Certificate has been revoked.",
+  // 403: the client certificate chains to a CA the hub has retired (docs/pki.md#ca-rotation); only a
+  // new enrolment (token or bootstrap kubeconfig) gets the cluster a certificate again.
+  issuerRetired: "Client certificate was issued by a retired hub CA; enrol the cluster again.",
   // 401: internal API without `Authorization: Bearer <admin token>`; a wrong token is `invalidToken`.
   adminTokenRequired: "Admin token required.",
   // 404: internal API, unknown or deleted runtime id.
