@@ -1,7 +1,8 @@
 /**
  * `pnpm test`: every check the project has, in the order that fails fastest, then one closing line
  * `N passed, N failed` for CI. Static checks count one each; tap counts its own test points.
- *   pnpm test            type-check, lint, format, then every tap file (unit, stores, end-to-end)
+ *   pnpm test            type-check, lint, format, then every tap file (unit, stores, end-to-end,
+ *                        the fuzzer's short run)
  *   pnpm test --unit     the fast lane for the inner loop: the same static checks with their caches
  *                        (node_modules/.cache), then the packages' own tests except the few that
  *                        start real hub processes or need PostgreSQL (`slowFiles`); no control plane,
@@ -41,6 +42,7 @@ const slowFiles = new Set([
   "packages/hub/test/process.test.ts",
   "packages/hub/test/store.test.ts",
   "packages/hub/test/store-failure.test.ts",
+  "packages/hub/test/immutable-data-dir.test.ts",
 ]);
 const cache = "node_modules/.cache/tether";
 

@@ -1,10 +1,12 @@
 /**
- * Fuzzes a real hub with schemathesis: a `tether-hub serve` process on free ports, one enrolled
- * runtime whose certificate the fuzzer presents on the mTLS routes, fresh tokens from hooks.py, and
- * every check on, against both listeners' OpenAPI documents (docs/openapi/). `./dev fuzz` runs it long;
- * e2e/fuzz/short-run.test.ts runs it short (not yet part of ./dev test: a random run can still find a violation).
- *   node e2e/fuzz/run.ts [--max-examples N]
+ * Fuzzes a real hub with schemathesis: a `tether-hub serve` process on free ports, enrolled runtimes
+ * whose certificates the fuzzer presents on the mTLS routes, fresh tokens from hooks.py, and every
+ * check on, against both listeners' OpenAPI documents (docs/openapi/). `./dev fuzz` runs it long, with
+ * a new seed each time (printed, so that a finding can be replayed with --seed); the short run in
+ * `./dev test` (e2e/fuzz/short-run.test.ts) runs deterministically: the same cases every time.
+ *   node e2e/fuzz/run.ts [--max-examples N] [--seed N | --deterministic]
  */
+import { X509Certificate } from "node:crypto";
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +27,18 @@ import { freePorts } from "../harness/ports.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
+
+export interface FuzzOptions {
+  /** Test cases per operation and phase (schemathesis's --max-examples). */
+  maxExamples: number;
+  /**
+   * The same cases every run (the short run in ./dev test): hypothesis derandomized, which also means
+   * no seed and no example database, and one worker so that stateful cases keep their order.
+   */
+  deterministic?: boolean;
+  /** A random run's seed, to replay one whose findings need a second look (schemathesis prints it). */
+  seed?: number;
+}
 
 export interface FuzzResult {
   listener: string;
@@ -48,7 +62,7 @@ export function figures(output: string): { cases: number; failures: number } {
   return { cases, failures };
 }
 
-export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult[]> {
+export async function fuzz(options: FuzzOptions): Promise<FuzzResult[]> {
   const { stdout } = await run("bash", [join(ROOT, "e2e/scripts/ensure-schemathesis.sh")]);
   const st = /ST_BIN=(\S+)/.exec(stdout)![1]!;
   const dir = mkdtempSync(join(tmpdir(), "tether-fuzz-"));
@@ -77,30 +91,38 @@ export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult
     const internalUrl = `http://127.0.0.1:${internal}`;
     const admin = readFileSync(join(dir, "admin-token"), "utf8").trim();
     const caFile = join(dir, "ca.crt");
-    const agent = new Agent({ connect: { ca: readFileSync(caFile, "utf8") } });
-    const created = await json<TokenResponse>(`${internalUrl}/v1/runtimes/tokens`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${admin}`,
-        tenant: "fuzz",
-        group: "fuzz",
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({ runtime: "fuzz-edge" }),
-    });
-    const info = await json<CsrInfo>(created.url, { dispatcher: agent });
-    const key = await generateKeyPair("ecdsa-p256");
-    const issued = await json<CertificatesResponse>(info.csrUrl, {
-      dispatcher: agent,
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        csr: encodeBase64Pem(await createCsr(key, parseSubject(info.certificate.subject))),
-      }),
-    });
+    const caPem = readFileSync(caFile, "utf8");
+    const agent = new Agent({ connect: { ca: caPem } });
+    /** Enrols `runtime` as a spoke would; writes its certificate and key as <runtime>.crt/.key. */
+    const enrol = async (runtime: string): Promise<void> => {
+      const created = await json<TokenResponse>(`${internalUrl}/v1/runtimes/tokens`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${admin}`,
+          tenant: "fuzz",
+          group: "fuzz",
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ runtime }),
+      });
+      const info = await json<CsrInfo>(created.url, { dispatcher: agent });
+      const key = await generateKeyPair("ecdsa-p256");
+      const issued = await json<CertificatesResponse>(info.csrUrl, {
+        dispatcher: agent,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          csr: encodeBase64Pem(await createCsr(key, parseSubject(info.certificate.subject))),
+        }),
+      });
+      writeFileSync(join(dir, `${runtime}.crt`), decodeBase64Pem(issued.crt));
+      writeFileSync(join(dir, `${runtime}.key`), await exportPrivateKeyPem(key), { mode: 0o600 });
+    };
+    // The self-revocation route revokes the certificate it is called with: it gets a runtime of its
+    // own, so that the other mTLS routes keep a valid certificate for the whole run (schemathesis.toml).
+    await enrol("fuzz-edge");
+    await enrol("fuzz-revoked");
     await agent.close();
-    writeFileSync(join(dir, "client.crt"), decodeBase64Pem(issued.crt));
-    writeFileSync(join(dir, "client.key"), await exportPrivateKeyPem(key), { mode: 0o600 });
 
     const env = {
       ...process.env,
@@ -110,6 +132,11 @@ export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult
       TETHER_FUZZ_PUBLIC_URL: publicUrl,
       TETHER_FUZZ_ADMIN_TOKEN: admin,
       TETHER_FUZZ_CA: caFile,
+      TETHER_FUZZ_CA_SHA256: new X509Certificate(caPem).fingerprint256.replaceAll(":", "").toLowerCase(),
+      TETHER_FUZZ_CERT: join(dir, "fuzz-edge.crt"),
+      TETHER_FUZZ_KEY: join(dir, "fuzz-edge.key"),
+      TETHER_FUZZ_REVOKED_CERT: join(dir, "fuzz-revoked.crt"),
+      TETHER_FUZZ_REVOKED_KEY: join(dir, "fuzz-revoked.key"),
       NO_COLOR: "1",
     };
     const config = join(ROOT, "e2e/fuzz/schemathesis.toml");
@@ -121,22 +148,11 @@ export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult
       "--max-examples",
       String(options.maxExamples),
       "--no-color",
+      ...(options.deterministic === true ? ["--generation-deterministic", "--workers", "1"] : []),
+      ...(options.seed === undefined ? [] : ["--seed", String(options.seed)]),
     ];
     const runs: [string, string[]][] = [
-      [
-        "external",
-        [
-          join(ROOT, "docs/openapi/external.yaml"),
-          "--url",
-          publicUrl,
-          "--tls-verify",
-          "false",
-          "--request-cert",
-          join(dir, "client.crt"),
-          "--request-cert-key",
-          join(dir, "client.key"),
-        ],
-      ],
+      ["external", [join(ROOT, "docs/openapi/external.yaml"), "--url", publicUrl, "--tls-verify", "false"]],
       [
         "internal",
         [
@@ -168,9 +184,18 @@ export async function fuzz(options: { maxExamples: number }): Promise<FuzzResult
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const at = process.argv.indexOf("--max-examples");
-  const maxExamples = at === -1 ? 200 : Number(process.argv[at + 1]);
-  const results = await fuzz({ maxExamples });
+  const flag = (name: string): number | undefined => {
+    const at = process.argv.indexOf(name);
+    if (at === -1) return undefined;
+    const value = Number(process.argv[at + 1]);
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} takes a whole number`);
+    return value;
+  };
+  const results = await fuzz({
+    maxExamples: flag("--max-examples") ?? 200,
+    seed: flag("--seed"),
+    deterministic: process.argv.includes("--deterministic"),
+  });
   for (const r of results) {
     process.stdout.write(r.output);
     console.log(`[fuzz] ${r.listener}: ${r.cases} cases, ${r.failures} failures, exit ${r.exitCode}`);

@@ -4,10 +4,8 @@
  * failing test can show what the process said.
  */
 import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { killGroup, onAbnormalExit, startWatchdog } from "./cleanup.ts";
 import type { Watchdog } from "./cleanup.ts";
-import { repoRoot } from "./paths.ts";
 
 /** The part of a tap test the harness uses (tap itself is not a dependency of the harness). */
 export interface TestLike {
@@ -50,18 +48,10 @@ export interface ManagedProcess {
 /** Keeps memory bounded for chatty processes; the start of the output is what gets dropped. */
 const maxLogChars = 4_000_000;
 
-/**
- * A bundle (dist/) is the shipped artefact, run to test it; coverage measures the sources. Its source
- * map would attribute its coverage to node_modules, so tap's coverage is off in such a process.
- */
-const bundles = join(repoRoot, "dist") + "/";
-const noBundleCoverage = (args: readonly string[]) =>
-  args.some((arg) => arg.startsWith(bundles)) ? { _TAPJS_PROCESSINFO_COVERAGE_: "0" } : {};
-
 export function startProcess(opts: ProcessOptions): ManagedProcess {
   const child = spawn(opts.cmd, opts.args ?? [], {
     cwd: opts.cwd,
-    env: { ...process.env, ...noBundleCoverage(opts.args ?? []), ...opts.env },
+    env: { ...process.env, ...opts.env },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });

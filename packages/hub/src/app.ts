@@ -16,7 +16,7 @@ import { Issuer } from "./ca/issuer.ts";
 import type { ServingCertificate, ServingCredentials } from "./ca/serving.ts";
 import type { HubConfig } from "./config.ts";
 import { HttpError } from "./errors.ts";
-import { clientErrorHandler, frameworkErrors, setupInstance } from "./http.ts";
+import { clientErrorHandler, frameworkErrors, routerOptions, setupInstance } from "./http.ts";
 import { createLogger } from "./logger.ts";
 import { HubMetrics } from "./metrics.ts";
 import { ClientAuthenticator } from "./mtls/client-identity.ts";
@@ -124,6 +124,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     loggerInstance: baseLogger.child({ listener: "external" }),
     bodyLimit: config.bodyLimit,
     ajv,
+    routerOptions,
     ...errors,
     ...timeouts,
     return503OnClosing: false,
@@ -135,6 +136,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     http: nodeServer,
     bodyLimit: config.bodyLimit,
     ajv,
+    routerOptions,
     ...errors,
     ...timeouts,
     return503OnClosing: false,

@@ -3,7 +3,7 @@
  * `{"code": <status>, "error": "<message>"}` body (docs/api.md#errors), a 404 in the same shape, the body
  * decoding of body-decoding.ts, connection draining on shutdown, and the request-duration metric.
  */
-import { STATUS_CODES } from "node:http";
+import { maxHeaderSize, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorMessages, type ErrorBody, type Listener } from "@tether/shared/contract";
@@ -43,17 +43,22 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
 }
 
 /**
+ * A path parameter is judged by its route schema alone, so an over-long id is a `400` naming its
+ * `maxLength` like any other invalid parameter (docs/api.md#errors), not first by the router's own
+ * limit (100 characters, a `414` outside the contract). The router's limit is set to Node's header
+ * limit: the request line counts against it (a `431` beyond), so no parameter reaches the router's.
+ */
+export const routerOptions = { maxParamLength: maxHeaderSize };
+
+/**
  * Errors Fastify meets before a route runs (Fastify's `frameworkErrors` option): a URL whose
- * percent-encoding is broken, a path parameter over the router's length limit. The path is not
- * repeated: it may hold a token.
+ * percent-encoding is broken. The path is not repeated: it may hold a token.
  */
 export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  let body: ErrorBody;
-  if (error.code === "FST_ERR_BAD_URL")
-    body = { code: 400, error: "The URL is not valid: broken percent-encoding." };
-  else if (error.code === "FST_ERR_MAX_PARAM_LENGTH")
-    body = { code: 414, error: "A path parameter is too long." };
-  else body = errorBody(error);
+  const body: ErrorBody =
+    error.code === "FST_ERR_BAD_URL"
+      ? { code: 400, error: "The URL is not valid: broken percent-encoding." }
+      : errorBody(error);
   void reply.code(body.code).send(body);
 }
 

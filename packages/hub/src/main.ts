@@ -38,6 +38,7 @@ export async function serve(
   const store = await openStore({
     url: config.store === "sqlite" ? undefined : config.store,
     dataDir: config.dataDir,
+    exclusive: true,
   });
   let serving: ServingCertificate | undefined;
   try {

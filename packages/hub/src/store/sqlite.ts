@@ -42,8 +42,12 @@ export const SQLITE_FILE = "tether-hub.db";
 /** How long a writer waits for another process's write lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 
-/** Opens (creating 0600) `<dataDir>/tether-hub.db`, or an in-memory database for ":memory:". */
-export function openSqliteStore(dataDir: string): SqliteStore {
+/**
+ * Opens (creating 0600) `<dataDir>/tether-hub.db`, or an in-memory database for ":memory:".
+ * `exclusive`: this process alone holds the file, and the WAL index lives in its heap instead of a
+ * memory-mapped `-shm` file (docs/store.md#a-data-directory-that-cannot-be-written).
+ */
+export function openSqliteStore(dataDir: string, options: { exclusive?: boolean } = {}): SqliteStore {
   if (dataDir === ":memory:") return new SqliteStore(new DatabaseSync(":memory:"));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, SQLITE_FILE);
@@ -52,6 +56,8 @@ export function openSqliteStore(dataDir: string): SqliteStore {
   chmodSync(file, 0o600);
   // The busy timeout is set on open, before the WAL switch, which itself may wait for another process.
   const db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
+  // Only before the first access in WAL mode does SQLite keep the WAL index off shared memory.
+  if (options.exclusive === true) db.exec("PRAGMA locking_mode = EXCLUSIVE");
   db.exec("PRAGMA journal_mode = WAL");
   return new SqliteStore(db);
 }

@@ -1,4 +1,3 @@
-import { errorBodySchema } from "./errors.ts";
 import { durationSchema } from "./fields.ts";
 
 /**
@@ -83,15 +82,6 @@ export function refineOpenApiDocument(document: Json): Json {
     if (!isObject(path)) continue;
     for (const operation of Object.values(path)) {
       if (!isObject(operation)) continue;
-      const parameters = Array.isArray(operation.parameters) ? operation.parameters : [];
-      if (isObject(operation.responses) && parameters.some((p) => isObject(p) && p.in === "path")) {
-        // Fastify's router refuses a path parameter over its length limit (http.ts, frameworkErrors).
-        const { $id: _id, ...shape } = errorBodySchema;
-        operation.responses["414"] = {
-          description: "A path parameter is too long.",
-          content: { "application/json": { schema: shape } },
-        };
-      }
       if (!isObject(operation.requestBody)) continue;
       if (optionalBodyOperations.includes(String(operation.operationId))) {
         operation.requestBody.required = false;

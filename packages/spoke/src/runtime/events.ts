@@ -1,21 +1,32 @@
 /**
- * Kubernetes Events on the two custom resources (docs/renewal.md#connection-upkeep). The CRs are cluster-scoped, and the API
- * server accepts Events about a cluster-scoped object only in the "default" namespace (as client-go's
- * recorder writes them); `kubectl describe` finds them there. Recording is best effort: a failed
- * Event never fails the work it reports.
+ * Kubernetes Events, the one recorder of the agent: on the custom resources (docs/renewal.md#connection-upkeep)
+ * and on the workloads the rollout controller rolls. An Event lives in its object's namespace; the
+ * CRs are cluster-scoped, and the API server accepts Events about a cluster-scoped object only in
+ * "default" (as client-go's recorder writes them), where `kubectl describe` finds them. Recording is
+ * best effort: a failed Event never fails the work it reports.
  */
 import type { Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
 import type { KubePort } from "../kube/port.ts";
-import type { CustomResource } from "../kube/types.ts";
 
 export type EventType = "Normal" | "Warning";
 
-/** The reasons an operator sees on the CRs' Events. */
-export type EventReason = "Issued" | "IssueFailed" | "Renewed" | "RenewalFailed" | "SyncFailed" | "Revoked";
+/** The reasons of the rollout controller's Events (on workloads and on CentralConnections). */
+export type RolloutEventReason = "Rolled" | "CredentialRecorded" | "RolloutFailed" | "RolloutIgnored";
+
+/** The reasons an operator sees on Events of the agent. */
+export type EventReason =
+  "Issued" | "IssueFailed" | "Renewed" | "RenewalFailed" | "SyncFailed" | "Revoked" | RolloutEventReason;
+
+/** What an Event is about: a CR, a workload; namespaced or not. */
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
+}
 
 export interface EventRecorder {
-  record(object: CustomResource, type: EventType, reason: EventReason, message: string): void;
+  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string): void;
 }
 
 /** Where Events about cluster-scoped objects must live. */
@@ -29,20 +40,20 @@ export function kubeEventRecorder(options: {
   instance: string;
 }): EventRecorder {
   const { kube, clock, logger, instance } = options;
-  const namespace = clusterScopedEventNamespace;
   return {
     record(object, type, reason, message) {
       const now = clock.now();
-      const name = object.metadata.name;
+      const { name, namespace, uid, resourceVersion } = object.metadata;
       kube.events
         .create({
-          metadata: { generateName: `${name}.`, namespace },
+          metadata: { generateName: `${name}.`, namespace: namespace ?? clusterScopedEventNamespace },
           involvedObject: {
             apiVersion: object.apiVersion,
             kind: object.kind,
             name,
-            uid: object.metadata.uid,
-            resourceVersion: object.metadata.resourceVersion,
+            namespace,
+            uid,
+            resourceVersion,
           },
           type,
           reason,
@@ -55,7 +66,7 @@ export function kubeEventRecorder(options: {
           count: 1,
         })
         .catch((error: unknown) =>
-          logger.warn({ err: error, reason, object: name }, "could not record an Event"),
+          logger.warn({ err: error, reason, object: `${object.kind} ${name}` }, "could not record an Event"),
         );
     },
   };

@@ -8,20 +8,9 @@ import { credentialPresent, validity } from "../../src/policy/checks.ts";
 import { judgeHubKubeconfig } from "../../src/policy/hub-kubeconfig.ts";
 import { readiness } from "../../src/policy/readiness.ts";
 import { needsRenewal } from "../../src/policy/renewal.ts";
-import type { CredentialState } from "../../src/policy/state.ts";
+import { credentialState, notAfter, notBefore } from "./support.ts";
 
-const DAY = 86_400_000;
-const notBefore = new Date("2026-01-01T00:00:00Z");
-const notAfter = new Date(notBefore.getTime() + 30 * DAY);
-const subject = { CN: "rt-1", O: "acme", OU: "prod", L: "Berlin", ST: "Berlin", C: "DE" };
-const credential: CredentialState = {
-  secretName: "tether-system/c1-hub-credentials",
-  secretFound: true,
-  missingKeys: [],
-  certificate: { subject, serial: "AB", sha256: "00".repeat(32), notBefore, notAfter, issuer: "CN=hub" },
-  keyMatches: true,
-  chain: { ok: true },
-};
+const credential = credentialState();
 
 t.test("a chain answers its first violation, or nothing", async (t) => {
   const seen: string[] = [];

@@ -5,33 +5,29 @@ import { createSelfSignedCa } from "@tether/shared/pki";
 import { type HubKubeconfigInput, judgeHubKubeconfig } from "../../src/policy/hub-kubeconfig.ts";
 import type { CredentialState } from "../../src/policy/state.ts";
 import { hubOrigin } from "../support/fake-hub.ts";
+import { DAY, certificateFacts, credentialState, subject } from "./support.ts";
 
 const namespace = "tether-system";
 const SECOND = 1_000;
-const DAY = 86_400_000;
 
 const hubCa = await createSelfSignedCa({ commonName: "hub serving CA" });
 const otherCa = await createSelfSignedCa({ commonName: "another serving CA" });
 const notBefore = new Date("2026-05-01T00:00:00Z");
 const notAfter = new Date(notBefore.getTime() + 30 * DAY);
 
+/** The bootstrap flow's credential: its own Secret, a certificate for cluster edge-1 from 2026-05-01. */
 function credential(over: Partial<CredentialState> = {}): CredentialState {
-  return {
+  return credentialState({
     secretName: `${namespace}/hub-kubeconfig-secret`,
-    secretFound: true,
-    missingKeys: [],
-    certificate: {
-      subject: { CN: "edge-1", O: "acme", OU: "prod", L: "Berlin", ST: "Berlin", C: "DE" },
+    certificate: certificateFacts({
+      subject: { ...subject, CN: "edge-1" },
       serial: "0A1B",
-      sha256: "00".repeat(32),
       notBefore,
       notAfter,
       issuer: "CN=hub CA",
-    },
-    keyMatches: true,
-    chain: { ok: true },
+    }),
     ...over,
-  };
+  });
 }
 
 function view(server: string, caPem: string | undefined, proxyUrl?: string) {

@@ -1,23 +1,7 @@
 /** The readiness chain (docs/renewal.md#connection-upkeep): the credential must be usable and the hub must accept it. */
 import t from "tap";
 import { readiness } from "../../src/policy/readiness.ts";
-import type { CredentialState } from "../../src/policy/state.ts";
-
-const DAY = 86_400_000;
-const notBefore = new Date("2026-01-01T00:00:00Z");
-const notAfter = new Date(notBefore.getTime() + 30 * DAY);
-const subject = { CN: "rt-1", O: "acme", OU: "prod", L: "Berlin", ST: "Berlin", C: "DE" };
-
-function healthy(): CredentialState {
-  return {
-    secretName: "tether-system/c1-hub-credentials",
-    secretFound: true,
-    missingKeys: [],
-    certificate: { subject, serial: "AB", sha256: "00".repeat(32), notBefore, notAfter, issuer: "CN=hub" },
-    keyMatches: true,
-    chain: { ok: true },
-  };
-}
+import { DAY, credentialState as healthy, notAfter, notBefore } from "./support.ts";
 
 t.test("readiness chain", async (t) => {
   const now = new Date(notBefore.getTime() + DAY);

@@ -10,23 +10,7 @@ import {
   renewalJitter,
   type RenewalInput,
 } from "../../src/policy/renewal.ts";
-import type { CredentialState } from "../../src/policy/state.ts";
-
-const DAY = 86_400_000;
-const notBefore = new Date("2026-01-01T00:00:00Z");
-const notAfter = new Date(notBefore.getTime() + 30 * DAY);
-const subject = { CN: "rt-1", O: "acme", OU: "prod", L: "Berlin", ST: "Berlin", C: "DE" };
-
-function healthy(): CredentialState {
-  return {
-    secretName: "tether-system/c1-hub-credentials",
-    secretFound: true,
-    missingKeys: [],
-    certificate: { subject, serial: "AB", sha256: "00".repeat(32), notBefore, notAfter, issuer: "CN=hub" },
-    keyMatches: true,
-    chain: { ok: true },
-  };
-}
+import { DAY, credentialState as healthy, notAfter, notBefore, subject } from "./support.ts";
 
 function input(over: Partial<RenewalInput> & { at?: number } = {}): RenewalInput {
   const spec: CentralConnectionSpec = {

@@ -36,7 +36,7 @@ import { withRecords } from "../../rollout/records.ts";
 import { secretKeys, secretText } from "../../credential/secret.ts";
 import { secretRefOf } from "../connection/controller.ts";
 import { WorkQueue } from "../../runtime/queue.ts";
-import { type RolloutEventReason, type RolloutEvents, rolloutEvents } from "../../runtime/workload-events.ts";
+import { type EventRecorder, type RolloutEventReason, kubeEventRecorder } from "../../runtime/events.ts";
 
 export interface RolloutControllerOptions {
   kube: KubePort;
@@ -59,7 +59,7 @@ const everything = "workloads";
 export class RolloutController {
   readonly #o: RolloutControllerOptions;
   readonly #queue: WorkQueue;
-  readonly #events: RolloutEvents;
+  readonly #events: EventRecorder;
   readonly #namespaces: string[];
   /** Per Secret ("ns/name"): its last digest and what changed when that digest appeared. */
   readonly #seen = new Map<string, { digest: CredentialDigest; change: string }>();
@@ -75,7 +75,7 @@ export class RolloutController {
   constructor(options: RolloutControllerOptions) {
     this.#o = options;
     this.#namespaces = [...new Set([options.namespace, ...options.rolloutNamespaces])];
-    this.#events = rolloutEvents(options);
+    this.#events = kubeEventRecorder(options);
     this.#queue = new WorkQueue({
       clock: options.clock,
       concurrency: 1,
@@ -221,16 +221,16 @@ export class RolloutController {
     for (const connection of involved) this.#warned.delete(`${connection.metadata.name} ${subject}`);
     if (decision.action === "record") {
       const message = `recorded credential hash ${hash} on ${subject}: ${decision.message}`;
-      this.#events(workload, "Normal", "CredentialRecorded", message);
+      this.#events.record(workload, "Normal", "CredentialRecorded", message);
       this.#o.logger.info({ workload: subject, hash }, message);
       return { ...base, result: "Recorded", reason: decision.reason, message };
     }
     const message = `rolled ${subject}: ${decision.message}`;
     for (const connection of involved) {
       this.#o.metrics.countWorkloadRestart(connection.metadata.name, kind);
-      this.#events(connection, "Normal", "Rolled", message);
+      this.#events.record(connection, "Normal", "Rolled", message);
     }
-    this.#events(workload, "Normal", "Rolled", message);
+    this.#events.record(workload, "Normal", "Rolled", message);
     this.#o.logger.info({ workload: subject, hash }, message);
     return { ...base, result: "Rolled", reason: decision.reason, message };
   }
@@ -243,7 +243,7 @@ export class RolloutController {
   ): void {
     if (this.#warned.get(key) === message) return;
     this.#warned.set(key, message);
-    this.#events(object, "Warning", reason, message);
+    this.#events.record(object, "Warning", reason, message);
   }
 
   async #writeStatus(name: string): Promise<void> {
