@@ -56,7 +56,7 @@ go_install() {
   heartbeat "$name" 9>&- &
   local beat=$!
   if ! GOBIN="$dir.tmp" CGO_ENABLED="$cgo" GOTOOLCHAIN=local GOFLAGS= \
-    go install -trimpath "$package@$version" >&2; then
+    go install "$package@$version" >&2; then
     kill "$beat" 2>/dev/null || true
     fail "$name" "go install $package@$version failed (module proxy reachable? Go new enough for its go.mod?)"
   fi

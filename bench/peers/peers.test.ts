@@ -127,7 +127,10 @@ t.test("the mTLS table compares each hub row with nginx; errors are shown", asyn
     { case: nginxKeepAlive!, reports: { 8: [report(32_000)] } },
   ];
   const table = mtlsTable(rows, [8]).split("\n");
-  t.match(table[2], /^\| tether .* \| 2,000\/s \(3 errors\) \| 0\.50 \| 10\.0 \/ 40\.0 \| 6\.3 % \|$/);
+  t.match(
+    table[2],
+    /^\| tether .* \| 2,000\/s \(3 errors\) \| 0\.50 \| 0\.10 \| 10\.0 \/ 40\.0 \| 6\.3 % \|$/,
+  );
   t.match(table[3], /^\| nginx, static JSON over mTLS, keep-alive \| 32,000\/s \| .* \| {2}\|$/);
   t.same(errorLines(rows, [8]), ["hub-mtls-keepalive at conc 8: 3 errors, first: GET /info: 403"]);
 });

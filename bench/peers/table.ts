@@ -142,10 +142,11 @@ export function mtlsTable(rows: RowResult[], concurrencies: number[]): string {
       "mTLS management info",
       ...concurrencies.map((c) => `conc ${c}`),
       `server CPU-ms per request (${conc})`,
+      `driver CPU-ms per request (${conc})`,
       `p50 / p99 ms at conc ${concurrencies.at(-1)}`,
       `tether ÷ nginx (${conc})`,
     ]),
-    ruler(concurrencies.length + 4),
+    ruler(concurrencies.length + 5),
   ];
   for (const r of rows) {
     const s = concurrencies.map((c) => summarize(r.reports[c] ?? []));
@@ -161,6 +162,7 @@ export function mtlsTable(rows: RowResult[], concurrencies: number[]): string {
         r.case.label,
         ...s.map(rateCell),
         per(s.map((x) => (x ? formatMs(x.serverCpuMsPerOp) : undefined))),
+        per(s.map((x) => (x ? formatMs(x.driverCpuMsPerOp) : undefined))),
         last ? `${formatMs(last.p50Ms)} / ${formatMs(last.p99Ms)}` : "-",
         peer ? per(ratios) : "",
       ]),
