@@ -1,0 +1,3 @@
+module tether.dev/bench/peers/driver
+
+go 1.22
