@@ -7,7 +7,7 @@
 import { cpus, loadavg } from "node:os";
 import { writeFileSync } from "node:fs";
 import { Agent } from "undici";
-import { CredentialJournal, ensureCredentials, type SpokeCredential } from "./fleet/credentials.ts";
+import { CredentialJournal, ensureCredentials } from "./fleet/credentials.ts";
 import { FLEET_CACHE, postgresHubs, raiseOwnFileLimit, sqliteHub, type FleetHubs } from "./fleet/hubs.ts";
 import { measureCell, type Row } from "./fleet/measure.ts";
 import { parseFleetOptions, type FleetOptions } from "./fleet/options.ts";
@@ -18,7 +18,10 @@ import { errorSummary, fleetTable } from "./fleet/table.ts";
 const firstOption = process.argv.findIndex((arg, i) => i >= 2 && arg.startsWith("-"));
 const options = parseFleetOptions(firstOption < 0 ? [] : process.argv.slice(firstOption));
 const log = (line: string) => console.log(line);
-const load = () => loadavg().map((n) => n.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
 
 async function startHubs(store: "sqlite" | "postgres", opts: FleetOptions): Promise<FleetHubs> {
   const tuning = { idleTimeout: opts.idleTimeout, flags: opts.hubFlags };
@@ -30,7 +33,11 @@ async function credentialsFor(store: "sqlite" | "postgres", count: number) {
   const hubs = await startHubs(store, options);
   try {
     const journal = new CredentialJournal(hubs.credentialDir);
-    const issuer = { internalUrl: hubs.replicas[0]!.internalUrl, adminToken: hubs.adminToken, caPem: hubs.caPem };
+    const issuer = {
+      internalUrl: hubs.replicas[0]!.internalUrl,
+      adminToken: hubs.adminToken,
+      caPem: hubs.caPem,
+    };
     const credentials = await ensureCredentials(issuer, journal, count, options.issueConcurrency, log);
     return { journal, credentials };
   } finally {
@@ -51,7 +58,9 @@ if (options.soak) {
   let verdict: string[];
   try {
     const idle = sampleTree(hubs.replicas.map((hub) => hub.pid));
-    log(`reference: the hub idle after start, RSS ${(idle.rssBytes / 1048576).toFixed(0)} MB, ${idle.fds} fds`);
+    log(
+      `reference: the hub idle after start, RSS ${(idle.rssBytes / 1048576).toFixed(0)} MB, ${idle.fds} fds`,
+    );
     const result = await runSoak(hubs, credentials, journal, options, options.soakMode, 10_000, log);
     const at = (seconds: number) =>
       result.samples.reduce((best, s) => (Math.abs(s.at - seconds) < Math.abs(best.at - seconds) ? s : best));
@@ -71,7 +80,11 @@ if (options.soak) {
   } finally {
     await hubs.stop();
   }
-  log(verdict.length === 0 ? "soak: held (0 errors, RSS flat, descriptors flat)" : `soak FAILED:\n  ${verdict.join("\n  ")}`);
+  log(
+    verdict.length === 0
+      ? "soak: held (0 errors, RSS flat, descriptors flat)"
+      : `soak FAILED:\n  ${verdict.join("\n  ")}`,
+  );
   if (verdict.length > 0) process.exitCode = 1;
 } else {
   const rows: Row[] = [];

@@ -102,7 +102,12 @@ export async function enrol(hub: IssuingHub, tls: Agent, id: string): Promise<Sp
   const csr = encodeBase64Pem(await createCsr(key, parseSubject(info.certificate.subject)));
   const issued = await json<CertificatesResponse>(
     info.csrUrl,
-    { method: "POST", dispatcher: tls, headers: { "content-type": "application/json" }, body: JSON.stringify({ csr }) },
+    {
+      method: "POST",
+      dispatcher: tls,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ csr }),
+    },
     201,
   );
   return { id, keyPem: await exportPrivateKeyPem(key), certPem: decodeBase64Pem(issued.clientCrt), csr };

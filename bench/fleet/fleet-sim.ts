@@ -184,7 +184,10 @@ export class FleetSim {
       const answer = await this.#call(spoke, requestText("POST", RENEWALS, { close: this.#closes, body }));
       if (answer.status !== 201) throw new Error(`renewal: status ${answer.status} ${answer.body}`);
       const { clientCrt } = JSON.parse(answer.body) as { clientCrt: string };
-      this.#replace(spoke, { ...spoke.credential, certPem: Buffer.from(clientCrt, "base64").toString("utf8") });
+      this.#replace(spoke, {
+        ...spoke.credential,
+        certPem: Buffer.from(clientCrt, "base64").toString("utf8"),
+      });
       stats.renewalLatencies.add(performance.now() - started);
     } catch (error) {
       stats.renewalErrors++;
@@ -205,7 +208,9 @@ export class FleetSim {
     spoke.busy = true;
     this.#inFlight++;
     try {
-      const hash = new X509Certificate(spoke.credential.certPem).fingerprint256.replaceAll(":", "").toLowerCase();
+      const hash = new X509Certificate(spoke.credential.certPem).fingerprint256
+        .replaceAll(":", "")
+        .toLowerCase();
       const revoked = await fetch(`${this.#o.issuer.internalUrl}/v1/runtimes/certificates/revocations`, {
         method: "POST",
         headers: { authorization: `Bearer ${this.#o.issuer.adminToken}`, "content-type": "application/json" },
@@ -276,7 +281,11 @@ export class FleetSim {
     const sources = this.#o.sourceAddresses;
     const context =
       spoke.context ??
-      createSecureContext({ ca: this.#o.caPem, cert: spoke.credential.certPem, key: spoke.credential.keyPem });
+      createSecureContext({
+        ca: this.#o.caPem,
+        cert: spoke.credential.certPem,
+        key: spoke.credential.keyPem,
+      });
     if (this.#spokes.length <= CONTEXT_CACHE_LIMIT) spoke.context = context;
     const stats = this.#stats;
     return new Promise((resolve, reject) => {

@@ -13,8 +13,14 @@ import { fileURLToPath } from "node:url";
 
 const CLI = fileURLToPath(new URL("../../packages/hub/src/cli.ts", import.meta.url));
 const POSTGRES_SCRIPT = fileURLToPath(new URL("../../e2e/scripts/ensure-postgres.sh", import.meta.url));
-/** 100k keep-alive connections need 100k descriptors in the hub and in the simulator. */
-export const FILE_LIMIT = 1_048_576;
+/**
+ * 100k keep-alive connections need 100k descriptors in the hub and in the simulator: the soft limit is
+ * raised to the hard one (raising the hard one needs CAP_SYS_RESOURCE, which a container may lack).
+ */
+export const FILE_LIMIT = Math.min(
+  1_048_576,
+  Number(execFileSync("sh", ["-c", "ulimit -Hn"], { encoding: "utf8" })) || 1024,
+);
 
 export const FLEET_CACHE = process.env.TETHER_FLEET_CACHE ?? join(homedir(), ".cache", "tether", "fleet");
 
@@ -48,8 +54,11 @@ export interface HubTuning {
 export function raiseOwnFileLimit(): void {
   try {
     execFileSync("prlimit", ["--pid", String(process.pid), `--nofile=${FILE_LIMIT}:${FILE_LIMIT}`]);
+    console.log(`open files: ${FILE_LIMIT} for the simulator and each hub (ulimit -Hn)`);
   } catch {
-    console.log("note: could not raise this process's open-file limit (prlimit); keep-alive is capped by ulimit -n");
+    console.log(
+      "note: could not raise this process's open-file limit (prlimit); keep-alive is capped by ulimit -n",
+    );
   }
 }
 
@@ -92,7 +101,7 @@ async function startHub(
     stdio: ["ignore", "ignore", "pipe"],
   });
   let output = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
+  child.stderr.on("data", (chunk: Buffer) => {
     output += chunk.toString();
     // Warnings after start-up (e.g. a store error) are what a failing run needs to show.
     if (output.includes("tether hub ready") && /"level":(40|50|60)/.test(chunk.toString())) {
@@ -122,9 +131,8 @@ async function startHub(
 
 const caSha256 = (pem: string) => new X509Certificate(pem).fingerprint256.replaceAll(":", "").toLowerCase();
 
-/** One hub on SQLite, its data dir kept under the fleet cache. */
-export async function sqliteHub(tuning: HubTuning): Promise<FleetHubs> {
-  const root = join(FLEET_CACHE, "sqlite");
+/** One hub on SQLite, its data dir kept under `root` (the fleet cache; a test passes a temporary one). */
+export async function sqliteHub(tuning: HubTuning, root = join(FLEET_CACHE, "sqlite")): Promise<FleetHubs> {
   const dataDir = join(root, "hub");
   const hub = await startHub(dataDir, [], tuning);
   const caPem = readFileSync(join(dataDir, "ca.crt"), "utf8");
@@ -146,9 +154,13 @@ export async function postgresHubs(replicas: number, tuning: HubTuning): Promise
   const testUrl = execFileSync("bash", [POSTGRES_SCRIPT], { encoding: "utf8" }).trim();
   const url = new URL(testUrl);
   url.pathname = "/tether_fleet";
-  const exists = execFileSync("psql", [testUrl, "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'tether_fleet'"], {
-    encoding: "utf8",
-  }).trim();
+  const exists = execFileSync(
+    "psql",
+    [testUrl, "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'tether_fleet'"],
+    {
+      encoding: "utf8",
+    },
+  ).trim();
   if (exists !== "1") execFileSync("psql", [testUrl, "-tAc", "CREATE DATABASE tether_fleet"]);
   const root = join(FLEET_CACHE, "postgres");
   const first = await startHub(join(root, "hub-0"), ["--store", url.toString()], tuning);

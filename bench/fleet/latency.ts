@@ -20,7 +20,9 @@ export class Latencies {
   quantiles(...qs: number[]): number[] {
     const sorted = this.#values.slice(0, this.#count).sort();
     return qs.map((q) =>
-      sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!,
+      sorted.length === 0
+        ? Number.NaN
+        : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!,
     );
   }
 }

@@ -90,7 +90,9 @@ export async function measureCell(
       simCpuSeconds: ownCpuSeconds() - simBefore,
     };
     if (options.burst > 0) {
-      log(`  ${hubs.store} N=${credentials.length} ${mode}: renewal burst, ${options.burst * 100} % of the fleet`);
+      log(
+        `  ${hubs.store} N=${credentials.length} ${mode}: renewal burst, ${options.burst * 100} % of the fleet`,
+      );
       const { count, seconds: burstSeconds } = await sim.burst(options.burst);
       row.burst = { count, seconds: burstSeconds, stats: sim.nextWindow() };
     }

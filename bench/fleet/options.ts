@@ -25,11 +25,16 @@ export interface FleetOptions {
   soakMode: ConnectionMode;
 }
 
-const list = (text: string) => text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+const list = (text: string) =>
+  text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
 
 function count(flag: string, text: string): number {
   const value = Number(text.replace(/k$/i, "000"));
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag}: "${text}" is not a whole number ≥ 1`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`--${flag}: "${text}" is not a whole number ≥ 1`);
   return value;
 }
 
@@ -68,7 +73,8 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
   }
   const stores = list(values.stores ?? (quick || soak ? "sqlite" : "sqlite,postgres"));
   for (const store of stores) {
-    if (store !== "sqlite" && store !== "postgres") throw new Error(`--stores: "${store}" is not sqlite or postgres`);
+    if (store !== "sqlite" && store !== "postgres")
+      throw new Error(`--stores: "${store}" is not sqlite or postgres`);
   }
   const burst = Number(values.burst);
   if (!(burst >= 0 && burst <= 1)) throw new Error("--burst: a share of the fleet, 0 to 1");

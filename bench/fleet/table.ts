@@ -28,7 +28,8 @@ export function fleetTable(rows: Row[]): string {
   const lines = rows.map((row) => {
     const { stats } = row;
     const [p50, p99, p999] = stats.latencies.quantiles(0.5, 0.99, 0.999);
-    const perThousand = (cpu: number) => (stats.requests === 0 ? "-" : ((cpu / stats.requests) * 1000).toFixed(2));
+    const perThousand = (cpu: number) =>
+      stats.requests === 0 ? "-" : ((cpu / stats.requests) * 1000).toFixed(2);
     const burst = row.burst;
     return [
       row.store,
@@ -63,6 +64,8 @@ export function errorSummary(rows: Row[]): string[] {
   return rows.flatMap((row) => {
     const kinds = new Map(row.stats.errorKinds);
     for (const [kind, n] of row.burst?.stats.errorKinds ?? []) kinds.set(`burst ${kind}`, n);
-    return [...kinds].map(([kind, n]) => `${row.store} N=${row.spokes} ${row.mode}: ${n} × ${kind.slice(0, 160)}`);
+    return [...kinds].map(
+      ([kind, n]) => `${row.store} N=${row.spokes} ${row.mode}: ${n} × ${kind.slice(0, 160)}`,
+    );
   });
 }
