@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -129,10 +129,29 @@ async function startHub(
   };
 }
 
+/**
+ * One bench at a time per cache: two hubs on one SQLite file would wait on each other's locks and
+ * both measure that. The lock is this process's pid; a lock left by a process that is gone is taken over.
+ */
+function lockCache(root: string): void {
+  mkdirSync(root, { recursive: true });
+  const lock = join(root, "lock");
+  try {
+    const holder = Number(readFileSync(lock, "utf8"));
+    if (holder !== process.pid && existsSync(`/proc/${holder}`)) {
+      throw new Error(`${root} is in use by another fleet bench (pid ${holder}); wait for it or stop it`);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  writeFileSync(lock, String(process.pid));
+}
+
 const caSha256 = (pem: string) => new X509Certificate(pem).fingerprint256.replaceAll(":", "").toLowerCase();
 
 /** One hub on SQLite, its data dir kept under `root` (the fleet cache; a test passes a temporary one). */
 export async function sqliteHub(tuning: HubTuning, root = join(FLEET_CACHE, "sqlite")): Promise<FleetHubs> {
+  lockCache(root);
   const dataDir = join(root, "hub");
   const hub = await startHub(dataDir, [], tuning);
   const caPem = readFileSync(join(dataDir, "ca.crt"), "utf8");
@@ -163,6 +182,7 @@ export async function postgresHubs(replicas: number, tuning: HubTuning): Promise
   ).trim();
   if (exists !== "1") execFileSync("psql", [testUrl, "-tAc", "CREATE DATABASE tether_fleet"]);
   const root = join(FLEET_CACHE, "postgres");
+  lockCache(root);
   const first = await startHub(join(root, "hub-0"), ["--store", url.toString()], tuning);
   const caPem = readFileSync(join(root, "hub-0", "ca.crt"), "utf8");
   const adminToken = readFileSync(join(root, "hub-0", "admin-token"), "utf8").trim();
