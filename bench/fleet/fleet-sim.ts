@@ -310,6 +310,7 @@ export class FleetSim {
       socket.once("error", failed);
       socket.once("secureConnect", () => {
         tcp.off("error", failed);
+        tcp.on("error", () => socket.destroy());
         clearTimeout(timer);
         socket.off("error", failed);
         // An idle keep-alive connection may still fail (the hub resets it): nothing is waiting on it then.

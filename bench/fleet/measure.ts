@@ -41,7 +41,7 @@ export function startSim(
     targets: hubs.replicas.map(({ host, port }) => ({ host, port })),
     sourceAddresses: options.sourceAddresses,
     caPem: hubs.caPem,
-    timeoutMs: 15_000,
+    timeoutMs: options.timeoutMs,
     issuer: { internalUrl: hubs.replicas[0]!.internalUrl, adminToken: hubs.adminToken, caPem: hubs.caPem },
     issuerAgent,
     journal,

@@ -17,6 +17,8 @@ export interface FleetOptions {
   burst: number;
   sourceAddresses: string[];
   issueConcurrency: number;
+  /** A request's deadline, connect to last byte (the agent's is 15 s). */
+  timeoutMs: number;
   idleTimeout: string;
   hubFlags: string[];
   out: string | undefined;
@@ -57,6 +59,7 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
       burst: { type: "string", default: "0.1" },
       "source-addresses": { type: "string", default: "8" },
       "issue-concurrency": { type: "string", default: "16" },
+      timeout: { type: "string", default: "15s" },
       "idle-timeout": { type: "string" },
       "hub-flag": { type: "string", multiple: true, default: [] },
       out: { type: "string" },
@@ -95,6 +98,7 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
     burst: soak ? 0 : burst,
     sourceAddresses: Array.from({ length: sources }, (_, i) => `127.0.0.${i + 2}`),
     issueConcurrency: count("issue-concurrency", values["issue-concurrency"]),
+    timeoutMs: parseDuration(values.timeout),
     // A keep-alive connection that the hub closes before the next sync is no keep-alive at all.
     idleTimeout: values["idle-timeout"] ?? `${Math.max(30_000, syncPeriodMs * 2)}ms`,
     hubFlags: values["hub-flag"],
