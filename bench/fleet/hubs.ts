@@ -124,7 +124,10 @@ async function startHub(
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
+      // A hub draining thousands of connections on a starved machine may take long; the run goes on.
+      const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
       await exited;
+      clearTimeout(killer);
     },
   };
 }
