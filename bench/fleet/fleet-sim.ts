@@ -166,6 +166,9 @@ export class FleetSim {
     const started = performance.now();
     try {
       const answer = await this.#call(spoke, requestText("GET", MANAGEMENT, { close: this.#closes }));
+      // 403: a certificate the hub no longer takes (revoked, or superseded by a renewal whose answer was
+      // lost): counted, then the spoke is enrolled again so that it and the credential cache recover.
+      if (answer.status === 403) void this.#reenrol(spoke);
       if (answer.status !== 200) throw new Error(`status ${answer.status}`);
       stats.latencies.add(performance.now() - started);
     } catch (error) {
@@ -218,13 +221,31 @@ export class FleetSim {
       });
       await revoked.text();
       if (revoked.status !== 201) throw new Error(`revocation: status ${revoked.status}`);
-      const probe = await this.#callHeld(spoke, requestText("GET", MANAGEMENT, { close: this.#closes }));
-      if (probe.status !== 403) throw new Error(`revoked certificate answered ${probe.status}`);
-      this.#replace(spoke, await enrol(this.#o.issuer, this.#o.issuerAgent, spoke.credential.id));
-      stats.revocations++;
+      try {
+        const probe = await this.#callHeld(spoke, requestText("GET", MANAGEMENT, { close: this.#closes }));
+        if (probe.status !== 403) throw new Error(`revoked certificate answered ${probe.status}`);
+        stats.revocations++;
+      } finally {
+        // Revoked whatever the probe saw: without a new certificate the spoke (and the cache) is dead.
+        this.#replace(spoke, await enrol(this.#o.issuer, this.#o.issuerAgent, spoke.credential.id));
+      }
     } catch (error) {
       stats.errors++;
       stats.fail(`revocation: ${(error as Error).message}`);
+    } finally {
+      spoke.busy = false;
+      this.#inFlight--;
+    }
+  }
+
+  async #reenrol(spoke: SimSpoke): Promise<void> {
+    if (spoke.busy) return;
+    spoke.busy = true;
+    this.#inFlight++;
+    try {
+      this.#replace(spoke, await enrol(this.#o.issuer, this.#o.issuerAgent, spoke.credential.id));
+    } catch (error) {
+      this.#stats.fail(`re-enrolment: ${(error as Error).message}`);
     } finally {
       spoke.busy = false;
       this.#inFlight--;
