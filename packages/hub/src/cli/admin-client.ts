@@ -39,10 +39,16 @@ export class AdminClient {
 
   async #call(
     route: RouteName,
-    options: { params?: Record<string, string>; body?: unknown; headers?: Record<string, string> } = {},
+    options: {
+      params?: Record<string, string>;
+      query?: Record<string, string>;
+      body?: unknown;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<string> {
     const spec = routes[route];
-    const url = this.#baseUrl + fillPath(spec.path, options.params);
+    const search = new URLSearchParams(options.query).toString();
+    const url = this.#baseUrl + fillPath(spec.path, options.params) + (search === "" ? "" : `?${search}`);
     const headers: Record<string, string> = { ...options.headers };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
@@ -90,8 +96,23 @@ export class AdminClient {
     return this.#call("bootstrapKubeconfig", { params: { id }, body, headers: subject && { ...subject } });
   }
 
+  /** Every runtime: follows `continue` from page to page (docs/api.md#list-runtimes). */
   async listRuntimes(): Promise<RuntimeView[]> {
-    return (JSON.parse(await this.#call("listRuntimes")) as RuntimeList).runtimes;
+    const runtimes: RuntimeView[] = [];
+    const seen = new Set<string>();
+    let next: string | undefined;
+    do {
+      const query = next === undefined ? undefined : { continue: next };
+      const page = JSON.parse(await this.#call("listRuntimes", { query })) as RuntimeList;
+      runtimes.push(...page.runtimes);
+      next = page.continue;
+      // A hub that hands back a token twice would keep this loop going for ever.
+      if (next !== undefined && seen.has(next)) {
+        throw new AdminApiError(0, `GET ${this.#baseUrl}/v1/runtimes: the hub repeated a continue token`);
+      }
+      if (next !== undefined) seen.add(next);
+    } while (next !== undefined);
+    return runtimes;
   }
 
   async getRuntime(id: string): Promise<RuntimeView> {

@@ -25,6 +25,7 @@ import type { Runtime } from "../store/store.ts";
 import { ScopedAdminTokens, isJwt } from "../tokens/scoped-admin.ts";
 import { bearerToken } from "./bearer.ts";
 import type { HubRoutes } from "./context.ts";
+import { decodeContinue, encodeContinue, pageLimit } from "./runtime-page.ts";
 import { runtimeView } from "./runtime-view.ts";
 
 /** The rule of the contract's tenant and group schemas, for the headers of routes that do not declare them. */
@@ -177,10 +178,17 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     url: routes.listRuntimes.path,
     schema: routes.listRuntimes.schema,
     config: { scope: "runtimes:read" },
-    handler: async (): Promise<RuntimeList> => {
+    handler: async (request): Promise<RuntimeList> => {
+      const limit = pageLimit(request.query.limit);
+      const after = request.query.continue === undefined ? null : decodeContinue(request.query.continue);
+      // One row more than the page says whether another page follows, without an empty last page.
+      const rows = await store.listRuntimesAfter(after, limit + 1);
+      const page = rows.slice(0, limit);
       const now = clock.now();
-      const runtimes = await store.listRuntimes();
-      return { runtimes: await Promise.all(runtimes.map((runtime) => runtimeView(store, runtime, now))) };
+      return {
+        runtimes: await Promise.all(page.map((runtime) => runtimeView(store, runtime, now))),
+        continue: rows.length > limit ? encodeContinue(page.at(-1)!.id) : undefined,
+      };
     },
   });
 

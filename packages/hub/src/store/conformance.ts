@@ -99,6 +99,54 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.same((await store.getRuntime(b.id))?.labels, b.labels, "other runtimes keep theirs");
   });
 
+  t.test("listRuntimesAfter: page by page, each runtime once, while others come and go", async (t) => {
+    const store = await use(t);
+    // Zero-padded numbers order the same in every collation, so the expected order is known.
+    const id = (n: number) => `page-${String(n).padStart(6, "0")}`;
+    // 2,000 keeps a file-backed SQLite (a commit each) quick; the route's test walks 10k.
+    const existing = Array.from({ length: 2000 }, (_, i) => id(i * 2));
+    for (let i = 0; i < existing.length; i += 50) {
+      await Promise.all(existing.slice(i, i + 50).map((name) => store.createRuntime(runtime(name))));
+    }
+    t.same(await store.listRuntimesAfter(null, 0), [], "limit 0: nothing");
+    t.same(await store.listRuntimesAfter(id(99_999), 10), [], "after the last id: nothing");
+    t.same(
+      (await store.listRuntimesAfter(id(1), 3)).map((r) => r.id),
+      [id(2), id(4), id(6)],
+      "after an id that does not exist: the next ones",
+    );
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; ; page++) {
+      const rows: Runtime[] = await store.listRuntimesAfter(after, 197);
+      seen.push(...rows.map((r) => r.id));
+      if (rows.length < 197) break;
+      after = rows.at(-1)!.id;
+      // Between pages: a runtime inserted behind the cursor, one ahead of it, and one deleted ahead.
+      await store.createRuntime(runtime(id(page * 394 + 1)));
+      await store.createRuntime(runtime(id(3999 - page * 2)));
+      await store.deleteRuntime(id(3600 - page * 2), at(page));
+    }
+    const counts = new Map<string, number>();
+    for (const name of seen) counts.set(name, (counts.get(name) ?? 0) + 1);
+    t.same(
+      [...counts].filter(([, n]) => n > 1),
+      [],
+      "no id twice",
+    );
+    t.same(
+      existing.filter((name) => !counts.has(name)),
+      [],
+      "every runtime that existed throughout appears, deleted ones included",
+    );
+    t.same(seen, [...seen].sort(), "in id order");
+    t.ok(seen.includes(id(3999)), "a runtime inserted ahead of the cursor appears");
+    t.notOk(seen.includes(id(395)), "a runtime inserted behind the cursor does not");
+    const deleted = (await store.listRuntimesAfter(id(3599), 1))[0];
+    t.equal(deleted?.id, id(3600));
+    t.not(deleted?.deletedAt, null, "a deleted runtime is listed, marked deleted");
+  });
+
   t.test("deleteRuntime marks it deleted and revokes every certificate it has", async (t) => {
     const store = await use(t);
     const r = runtime(unique("rt"));

@@ -136,6 +136,15 @@ export class PostgresStore implements Store {
     return (await this.#query("SELECT * FROM runtimes ORDER BY created_at, id")).map(toRuntime);
   }
 
+  async listRuntimesAfter(after: string | null, limit: number): Promise<Runtime[]> {
+    // The primary key's index walks the ids in the database's collation; '' comes before every id.
+    const rows = await this.#query("SELECT * FROM runtimes WHERE id > $1 ORDER BY id LIMIT $2", [
+      after ?? "",
+      limit,
+    ]);
+    return rows.map(toRuntime);
+  }
+
   async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
     await this.#query(SET_LABELS, [JSON.stringify(labels), id]);
   }

@@ -141,6 +141,12 @@ export class SqliteStore implements Store {
     return this.#all("SELECT * FROM runtimes ORDER BY created_at, id").map(toRuntime);
   }
 
+  async listRuntimesAfter(after: string | null, limit: number): Promise<Runtime[]> {
+    return this.#all("SELECT * FROM runtimes WHERE id > ? ORDER BY id LIMIT ?", after ?? "", limit).map(
+      toRuntime,
+    );
+  }
+
   async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
     this.#setLabels(id, labels);
   }

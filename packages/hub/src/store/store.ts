@@ -109,6 +109,13 @@ export interface Store {
   getRuntime(id: string): Promise<Runtime | undefined>;
   /** Every runtime, deleted ones included, oldest first. */
   listRuntimes(): Promise<Runtime[]>;
+  /**
+   * One page of runtimes (deleted ones included) in id order, as the database orders ids: at most
+   * `limit` whose id comes after `after` (from the first id when null). A keyset, so a page costs the
+   * same at the start and at the end of 100k rows, and rows inserted or deleted between two pages never
+   * shift the others (docs/api.md#list-runtimes).
+   */
+  listRuntimesAfter(after: string | null, limit: number): Promise<Runtime[]>;
   /** Replaces the runtime's labels; nothing happens for an unknown id. */
   setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void>;
   /** Records `at` as `lastSeenAt`; nothing happens for an unknown id. */

@@ -219,17 +219,57 @@ export const runtimeViewSchema = {
   },
 } as const;
 
+/** `GET /v1/runtimes` answers page by page (docs/api.md#list-runtimes). */
+export const RUNTIME_PAGE_DEFAULT = 500;
+export const RUNTIME_PAGE_MAX = 1000;
+
+export interface RuntimeListQuery {
+  /** Runtimes per page, 1 to RUNTIME_PAGE_MAX; RUNTIME_PAGE_DEFAULT without it. */
+  limit?: string;
+  /** The `continue` of the previous page, unchanged. */
+  continue?: string;
+}
+
+export const runtimeListQuerySchema = {
+  $id: "RuntimeListQuery",
+  type: "object",
+  properties: {
+    limit: {
+      type: "string",
+      // 1 to 1000 in decimal, without leading zeros: the query string is text, and only this is a limit.
+      pattern: "^(?:[1-9][0-9]{0,2}|1000)$",
+      description: `Runtimes per page: 1 to ${RUNTIME_PAGE_MAX}; ${RUNTIME_PAGE_DEFAULT} without it.`,
+    },
+    continue: {
+      type: "string",
+      minLength: 1,
+      maxLength: 128,
+      pattern: "^[A-Za-z0-9_-]+$",
+      description: "The `continue` of the previous page, unchanged: the next page starts after it.",
+    },
+  },
+} as const;
+
 export interface RuntimeList {
   runtimes: RuntimeView[];
+  /** Present when more runtimes may follow: pass it back as `?continue=` for the next page. */
+  continue?: string;
 }
 
 export const runtimeListSchema = {
   $id: "RuntimeList",
-  description: "Every registered runtime, deleted ones included.",
+  description:
+    "One page of registered runtimes in id order, deleted ones included; `continue` names the next page.",
   type: "object",
   required: ["runtimes"],
   additionalProperties: false,
-  properties: { runtimes: { type: "array", items: runtimeViewSchema } },
+  properties: {
+    runtimes: { type: "array", items: runtimeViewSchema },
+    continue: {
+      type: "string",
+      description: "Opaque; present when more runtimes may follow. Absent on the last page.",
+    },
+  },
 } as const;
 
 /** What a scoped admin token may do: one scope per group of admin routes. */

@@ -12,6 +12,7 @@ import {
   revocationByHashRequestSchema,
   revocationByHashResponseSchema,
   runtimeIdParamsSchema,
+  runtimeListQuerySchema,
   runtimeListSchema,
   runtimeViewSchema,
   tokenHeadersSchema,
@@ -314,10 +315,11 @@ export const routes = {
     decoding: "json",
     schema: {
       operationId: "listRuntimes",
-      summary: "Every registered runtime",
+      summary: "Registered runtimes, one page at a time",
       tags: ["admin"],
       security: [{ adminToken: [] }],
-      response: { 200: runtimeListSchema, ...adminErrors },
+      querystring: runtimeListQuerySchema,
+      response: { 200: runtimeListSchema, 400: error("Invalid limit or continue."), ...adminErrors },
     },
   },
   getRuntime: {

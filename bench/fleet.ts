@@ -1,0 +1,116 @@
+/**
+ * `./dev pnpm bench fleet [--quick | --soak] [flags]`: N simulated spokes against real hubs over real
+ * sockets (docs/fleet.md). Prints, side by side, req/s, latency, errors and what the hub spent per
+ * 1,000 requests for each store × fleet size × connection mode, and a renewal burst; `--soak` holds
+ * one fleet for 10 minutes and judges the hub's memory and descriptors.
+ */
+import { cpus, loadavg } from "node:os";
+import { writeFileSync } from "node:fs";
+import { Agent } from "undici";
+import { CredentialJournal, ensureCredentials } from "./fleet/credentials.ts";
+import { FLEET_CACHE, postgresHubs, raiseOwnFileLimit, sqliteHub, type FleetHubs } from "./fleet/hubs.ts";
+import { measureCell, type Row } from "./fleet/measure.ts";
+import { parseFleetOptions, type FleetOptions } from "./fleet/options.ts";
+import { sampleTree } from "./fleet/procfs.ts";
+import { runSoak, soakVerdict } from "./fleet/soak.ts";
+import { errorSummary, fleetTable } from "./fleet/table.ts";
+
+const firstOption = process.argv.findIndex((arg, i) => i >= 2 && arg.startsWith("-"));
+const options = parseFleetOptions(firstOption < 0 ? [] : process.argv.slice(firstOption));
+const log = (line: string) => console.log(line);
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
+
+async function startHubs(store: "sqlite" | "postgres", opts: FleetOptions): Promise<FleetHubs> {
+  const tuning = { idleTimeout: opts.idleTimeout, flags: opts.hubFlags };
+  return store === "sqlite" ? sqliteHub(tuning) : postgresHubs(opts.replicas, tuning);
+}
+
+/** Credentials for the largest fleet, issued by (and cached for) this store's hubs. */
+async function credentialsFor(store: "sqlite" | "postgres", count: number) {
+  const hubs = await startHubs(store, options);
+  try {
+    const journal = new CredentialJournal(hubs.credentialDir);
+    const issuer = {
+      internalUrl: hubs.replicas[0]!.internalUrl,
+      adminToken: hubs.adminToken,
+      caPem: hubs.caPem,
+    };
+    const credentials = await ensureCredentials(issuer, journal, count, options.issueConcurrency, log);
+    return { journal, credentials };
+  } finally {
+    await hubs.stop();
+  }
+}
+
+raiseOwnFileLimit();
+log(
+  `fleet bench: ${cpus().length} CPUs, load ${load()}, Node ${process.version}, cache ${FLEET_CACHE}; sync period ${options.syncPeriodMs / 1000} s, hub --idle-timeout ${options.idleTimeout}`,
+);
+
+if (options.soak) {
+  const store = options.stores[0]!;
+  const count = options.spokes[0]!;
+  const { journal, credentials } = await credentialsFor(store, count);
+  const hubs = await startHubs(store, options);
+  let verdict: string[];
+  try {
+    const idle = sampleTree(hubs.replicas.map((hub) => hub.pid));
+    log(
+      `reference: the hub idle after start, RSS ${(idle.rssBytes / 1048576).toFixed(0)} MB, ${idle.fds} fds`,
+    );
+    const result = await runSoak(hubs, credentials, journal, options, options.soakMode, 10_000, log);
+    const at = (seconds: number) =>
+      result.samples.reduce((best, s) => (Math.abs(s.at - seconds) < Math.abs(best.at - seconds) ? s : best));
+    const half = result.seconds / 2;
+    for (const [label, sample] of [
+      ["start", result.samples[0]!],
+      [`${(half / 60).toFixed(1)} min`, at(half)],
+      [`${(result.seconds / 60).toFixed(1)} min`, result.samples.at(-1)!],
+    ] as const) {
+      log(`  ${label.padEnd(8)} RSS ${(sample.rssBytes / 1048576).toFixed(0)} MB, ${sample.fds} fds`);
+    }
+    log(
+      `soak: ${result.requests} requests in ${result.seconds.toFixed(0)} s (${(result.requests / result.seconds).toFixed(0)}/s), p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors; hub ${((result.hubCpuSeconds / result.seconds) * 100).toFixed(0)} % CPU, simulator ${((result.simCpuSeconds / result.seconds) * 100).toFixed(0)} % CPU; load ${load()}`,
+    );
+    for (const [kind, n] of result.errorKinds) log(`  ${n} × ${kind}`);
+    verdict = soakVerdict(result, { rssGrowth: 0.05, fdSlack: Math.max(50, Math.ceil(count / 100)) });
+  } finally {
+    await hubs.stop();
+  }
+  log(
+    verdict.length === 0
+      ? "soak: held (0 errors, RSS flat, descriptors flat)"
+      : `soak FAILED:\n  ${verdict.join("\n  ")}`,
+  );
+  if (verdict.length > 0) process.exitCode = 1;
+} else {
+  const rows: Row[] = [];
+  for (const store of options.stores) {
+    const { journal, credentials } = await credentialsFor(store, Math.max(...options.spokes));
+    for (const count of options.spokes) {
+      for (const mode of options.modes) {
+        const hubs = await startHubs(store, options);
+        try {
+          rows.push(await measureCell(hubs, credentials.slice(0, count), journal, options, mode, log));
+        } finally {
+          await hubs.stop();
+        }
+        log(fleetTable(rows.slice(-1)).split("\n").at(-1)!);
+      }
+    }
+  }
+  const table = fleetTable(rows);
+  const notes = [
+    `sync period ${options.syncPeriodMs / 1000} s (±10 %), window ${options.windowMs / 1000} s after a ${options.warmupMs / 1000} s warm-up, ` +
+      `${options.revocationsPerMinute} revocations/min, burst ${options.burst * 100} % of the fleet renewing at once, ` +
+      `hub --idle-timeout ${options.idleTimeout}; ${cpus().length} CPUs, load at the end ${load()}, Node ${process.version}`,
+  ];
+  log(`\n${table}\n\n${notes.join("\n")}`);
+  for (const line of errorSummary(rows)) log(`  ${line}`);
+  if (options.out !== undefined) writeFileSync(options.out, `${table}\n\n${notes.join("\n")}\n`);
+}
+// Idle keep-alive sockets of undici's global dispatcher would hold the process open.
+await new Agent().close();

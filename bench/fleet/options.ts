@@ -1,0 +1,110 @@
+/** The fleet bench's flags (docs/fleet.md), parsed and checked before anything starts. */
+import { parseArgs } from "node:util";
+import { parseDuration } from "@tether/shared/time";
+import { CONNECTION_MODES, type ConnectionMode } from "./fleet-sim.ts";
+
+export interface FleetOptions {
+  spokes: number[];
+  modes: ConnectionMode[];
+  stores: ("sqlite" | "postgres")[];
+  replicas: number;
+  syncPeriodMs: number;
+  warmupMs: number;
+  windowMs: number;
+  renewalPeriodMs: number;
+  revocationsPerMinute: number;
+  /** Share of the fleet renewing at once after each window; 0: no burst. */
+  burst: number;
+  sourceAddresses: string[];
+  issueConcurrency: number;
+  /** A request's deadline, connect to last byte (the agent's is 15 s). */
+  timeoutMs: number;
+  idleTimeout: string;
+  hubFlags: string[];
+  out: string | undefined;
+  soak: boolean;
+  soakMs: number;
+  soakMode: ConnectionMode;
+}
+
+const list = (text: string) =>
+  text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+
+function count(flag: string, text: string): number {
+  const value = Number(text.replace(/k$/i, "000"));
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`--${flag}: "${text}" is not a whole number ≥ 1`);
+  return value;
+}
+
+export function parseFleetOptions(argv: string[]): FleetOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: "boolean" },
+      soak: { type: "boolean" },
+      spokes: { type: "string" },
+      modes: { type: "string" },
+      stores: { type: "string" },
+      replicas: { type: "string", default: "2" },
+      "sync-period": { type: "string" },
+      warmup: { type: "string" },
+      duration: { type: "string" },
+      "renewal-period": { type: "string", default: "0s" },
+      "revocations-per-minute": { type: "string", default: "6" },
+      burst: { type: "string", default: "0.1" },
+      "source-addresses": { type: "string", default: "8" },
+      "issue-concurrency": { type: "string", default: "16" },
+      timeout: { type: "string", default: "15s" },
+      "idle-timeout": { type: "string" },
+      "hub-flag": { type: "string", multiple: true, default: [] },
+      out: { type: "string" },
+    },
+  });
+  const quick = values.quick === true;
+  const soak = values.soak === true;
+  const syncPeriodMs = parseDuration(values["sync-period"] ?? (quick ? "10s" : "60s"));
+  const modes = list(values.modes ?? (soak ? "keep-alive" : CONNECTION_MODES.join(",")));
+  for (const mode of modes) {
+    if (!(CONNECTION_MODES as readonly string[]).includes(mode)) {
+      throw new Error(`--modes: "${mode}" is none of ${CONNECTION_MODES.join(", ")}`);
+    }
+  }
+  const stores = list(values.stores ?? (quick || soak ? "sqlite" : "sqlite,postgres"));
+  for (const store of stores) {
+    if (store !== "sqlite" && store !== "postgres")
+      throw new Error(`--stores: "${store}" is not sqlite or postgres`);
+  }
+  const burst = Number(values.burst);
+  if (!(burst >= 0 && burst <= 1)) throw new Error("--burst: a share of the fleet, 0 to 1");
+  const sources = count("source-addresses", values["source-addresses"]);
+  if (sources > 250) throw new Error("--source-addresses: at most 250 (127.0.0.2-251)");
+  return {
+    spokes: list(values.spokes ?? (quick ? "1000" : soak ? "100000" : "1000,10000,100000")).map((n) =>
+      count("spokes", n),
+    ),
+    modes: modes as ConnectionMode[],
+    stores: stores as ("sqlite" | "postgres")[],
+    replicas: count("replicas", values.replicas),
+    syncPeriodMs,
+    warmupMs: parseDuration(values.warmup ?? `${syncPeriodMs}ms`),
+    windowMs: parseDuration(values.duration ?? (soak ? "10m" : `${syncPeriodMs}ms`)),
+    renewalPeriodMs: parseDuration(values["renewal-period"]),
+    revocationsPerMinute: Number(values["revocations-per-minute"]),
+    burst: soak ? 0 : burst,
+    sourceAddresses: Array.from({ length: sources }, (_, i) => `127.0.0.${i + 2}`),
+    issueConcurrency: count("issue-concurrency", values["issue-concurrency"]),
+    timeoutMs: parseDuration(values.timeout),
+    // A keep-alive connection that the hub closes before the next sync is no keep-alive at all.
+    idleTimeout: values["idle-timeout"] ?? `${Math.max(30_000, syncPeriodMs * 2)}ms`,
+    hubFlags: values["hub-flag"],
+    out: values.out,
+    soak,
+    soakMs: parseDuration(values.duration ?? "10m"),
+    soakMode: modes[0] as ConnectionMode,
+  };
+}
