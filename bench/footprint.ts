@@ -13,7 +13,7 @@
  *   pnpm bench footprint [--wait SECONDS] [--quick] [--only sources|bundle] [--flags="..."]...
  *     --wait S     idle time before measuring (default 60); --quick is --wait 5
  *     --only B     one build only
- *     --flags=F    measure these Node flags instead of the images' (space-separated, "" for none;
+ *     --flags=F    measure these Node flags instead of the defaults (space-separated, "" for none;
  *                  repeat it for more variants); NAME=VALUE words are environment variables
  *                  (e.g. --flags="MALLOC_ARENA_MAX=2 --max-semi-space-size=1")
  *     --bundles D  run the bundles in directory D (tether-hub.mjs, tether-spoke.mjs) instead of
@@ -32,8 +32,16 @@ import { freePorts, programPath, startControlPlane, startProcess } from "@tether
 
 const run = promisify(execFile);
 
-/** The flags Dockerfile.spoke, Dockerfile.hub and the charts give Node (docs/footprint.md says why). */
-const shippedFlags = ["--max-semi-space-size=1"];
+/**
+ * What Dockerfile.spoke and charts/spoke give the spoke (docs/footprint.md says why); the hub's
+ * image and chart keep --max-semi-space-size=1 alone. --jitless cannot run the sources: Node's
+ * type stripper is WebAssembly.
+ */
+const shippedFlags = "MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=131072 --max-semi-space-size=1 --jitless";
+const defaultFlags: Record<ProgramBuild, string[]> = {
+  sources: ["", "--max-semi-space-size=1"],
+  bundle: ["", "--max-semi-space-size=1", shippedFlags],
+};
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg, i, all) => arg.startsWith("-") || all[i - 1]?.startsWith("-")),
@@ -49,9 +57,8 @@ const { values } = parseArgs({
 const idleMs = values.quick ? 5_000 : Number(values.wait ?? 60) * 1000;
 const builds: ProgramBuild[] =
   values.only === "sources" || values.only === "bundle" ? [values.only] : ["sources", "bundle"];
-const flagSets: string[][] = (values.flags ?? ["", shippedFlags.join(" ")]).map((f) =>
-  f.split(/\s+/).filter((x) => x !== ""),
-);
+const flagSets = (build: ProgramBuild): string[][] =>
+  (values.flags ?? defaultFlags[build]).map((f) => f.split(/\s+/).filter((x) => x !== ""));
 
 interface Memory {
   rssMiB: number;
@@ -297,7 +304,7 @@ const rows: Row[] = [];
 try {
   let index = 0;
   for (const build of builds) {
-    for (const flags of flagSets) {
+    for (const flags of flagSets(build)) {
       console.error(
         `measuring ${build} ${flags.join(" ") || "(no flags)"}: idle ${idleMs / 1000} s after Ready`,
       );
