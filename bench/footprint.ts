@@ -158,7 +158,9 @@ function connectionReady(plane: ControlPlane, name: string): () => Promise<true 
 async function measureVariant(build: ProgramBuild, words: string[], index: number): Promise<Row[]> {
   const isEnv = (word: string) => /^[A-Z_][A-Z0-9_]*=/.test(word);
   const flags = words.filter((word) => !isEnv(word));
-  const env = Object.fromEntries(words.filter(isEnv).map((word) => word.split(/=(.*)/s).slice(0, 2)));
+  const env: Record<string, string> = Object.fromEntries(
+    words.filter(isEnv).map((word) => [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)]),
+  );
   const path = (program: "hub" | "spoke") =>
     build === "bundle" && values.bundles !== undefined
       ? join(values.bundles, `tether-${program}.mjs`)
