@@ -13,8 +13,12 @@
  *   pnpm bench footprint [--wait SECONDS] [--quick] [--only sources|bundle] [--flags="..."]...
  *     --wait S     idle time before measuring (default 60); --quick is --wait 5
  *     --only B     one build only
- *     --flags=F    measure these Node flags instead of the images' (space-separated, "" for none;
- *                  repeat it for more variants)
+ *     --flags=F    measure these Node flags instead of the defaults (space-separated, "" for none;
+ *                  repeat it for more variants); NAME=VALUE words are environment variables
+ *                  (e.g. --flags="MALLOC_ARENA_MAX=2 --max-semi-space-size=1")
+ *     --bundles D  run the bundles in directory D (tether-hub.mjs, tether-spoke.mjs) instead of
+ *                  building this checkout's, e.g. to compare with another build in one run
+ *     --smaps      also print where the spoke's memory lies, by mapping, and V8's heap spaces
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -22,13 +26,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { Agent, request } from "undici";
+import { partsTable, smapsParts } from "./lib/smaps.ts";
 import type { ControlPlane, ManagedProcess, ProgramBuild } from "@tether/e2e/harness";
 import { freePorts, programPath, startControlPlane, startProcess } from "@tether/e2e/harness";
 
 const run = promisify(execFile);
 
-/** The flags Dockerfile.spoke, Dockerfile.hub and the charts give Node (docs/footprint.md says why). */
-const shippedFlags = ["--max-semi-space-size=1"];
+/**
+ * What Dockerfile.spoke and charts/spoke give the spoke (docs/footprint.md says why); the hub's
+ * image and chart keep --max-semi-space-size=1 alone. --jitless cannot run the sources: Node's
+ * type stripper is WebAssembly.
+ */
+const shippedFlags = "MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=131072 --max-semi-space-size=1 --jitless";
+const defaultFlags: Record<ProgramBuild, string[]> = {
+  sources: ["", "--max-semi-space-size=1"],
+  bundle: ["", "--max-semi-space-size=1", shippedFlags],
+};
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg, i, all) => arg.startsWith("-") || all[i - 1]?.startsWith("-")),
@@ -37,14 +50,15 @@ const { values } = parseArgs({
     quick: { type: "boolean" },
     only: { type: "string" },
     flags: { type: "string", multiple: true },
+    smaps: { type: "boolean" },
+    bundles: { type: "string" },
   },
 });
 const idleMs = values.quick ? 5_000 : Number(values.wait ?? 60) * 1000;
 const builds: ProgramBuild[] =
   values.only === "sources" || values.only === "bundle" ? [values.only] : ["sources", "bundle"];
-const flagSets: string[][] = (values.flags ?? ["", shippedFlags.join(" ")]).map((f) =>
-  f.split(/\s+/).filter((x) => x !== ""),
-);
+const flagSets = (build: ProgramBuild): string[][] =>
+  (values.flags ?? defaultFlags[build]).map((f) => f.split(/\s+/).filter((x) => x !== ""));
 
 interface Memory {
   rssMiB: number;
@@ -93,6 +107,29 @@ async function heap(url: string, headers: Record<string, string> = {}): Promise<
   };
 }
 
+/** V8's heap spaces (used / committed) and the memory V8 knows of outside its heap, from /metrics. */
+async function heapSpaces(url: string): Promise<string> {
+  const text = await (await fetch(url)).text();
+  const series = (name: string) =>
+    new Map(
+      [...text.matchAll(new RegExp(`^${name}\\{space="(\\w+)"\\} (\\S+)$`, "gm"))].map((m) => [
+        m[1] ?? "",
+        mib(Number(m[2])),
+      ]),
+    );
+  const [used, size] = [
+    series("nodejs_heap_space_size_used_bytes"),
+    series("nodejs_heap_space_size_total_bytes"),
+  ];
+  const external = /^nodejs_external_memory_bytes (\S+)$/m.exec(text)?.[1];
+  return [
+    ...[...size].map(
+      ([space, total]) => `  ${space}: ${(used.get(space) ?? 0).toFixed(1)} / ${total.toFixed(1)} MiB`,
+    ),
+    `  external (buffers, wasm memory): ${external === undefined ? "?" : mib(Number(external)).toFixed(1)} MiB`,
+  ].join("\n");
+}
+
 async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -118,8 +155,17 @@ function connectionReady(plane: ControlPlane, name: string): () => Promise<true 
   };
 }
 
-async function measureVariant(build: ProgramBuild, flags: string[], index: number): Promise<Row[]> {
-  const [hubCli, spokeCli] = [await programPath("hub", build), await programPath("spoke", build)];
+async function measureVariant(build: ProgramBuild, words: string[], index: number): Promise<Row[]> {
+  const isEnv = (word: string) => /^[A-Z_][A-Z0-9_]*=/.test(word);
+  const flags = words.filter((word) => !isEnv(word));
+  const env: Record<string, string> = Object.fromEntries(
+    words.filter(isEnv).map((word) => [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)]),
+  );
+  const path = (program: "hub" | "spoke") =>
+    build === "bundle" && values.bundles !== undefined
+      ? join(values.bundles, `tether-${program}.mjs`)
+      : programPath(program, build);
+  const [hubCli, spokeCli] = [await path("hub"), await path("spoke")];
   const dir = await mkdtemp(join(tmpdir(), "tether-bench-footprint-"));
   const processes: ManagedProcess[] = [];
   const plane = await startControlPlane();
@@ -134,6 +180,7 @@ async function measureVariant(build: ProgramBuild, flags: string[], index: numbe
     const hub = startProcess({
       name: "hub",
       cmd: process.execPath,
+      env,
       args: [
         ...flags,
         hubCli,
@@ -160,6 +207,7 @@ async function measureVariant(build: ProgramBuild, flags: string[], index: numbe
     const spoke = startProcess({
       name: "spoke",
       cmd: process.execPath,
+      env,
       args: [
         ...flags,
         spokeCli,
@@ -191,9 +239,15 @@ async function measureVariant(build: ProgramBuild, flags: string[], index: numbe
     const [spokeProc, hubProc] = [await procMemory(spoke.pid), await procMemory(hub.pid)];
     const spokeHeap = await heap(`http://127.0.0.1:${metrics}/metrics`);
     const hubHeap = await heap(`${internalUrl}/metrics`, { authorization: `Bearer ${adminToken}` });
+    if (values.smaps) {
+      console.log(
+        partsTable(`spoke, ${build}, ${words.join(" ") || "no flags"}:`, await smapsParts(spoke.pid)),
+      );
+      console.log(await heapSpaces(`http://127.0.0.1:${metrics}/metrics`));
+    }
     const errors = spoke.logs().match(/"level":(50|60)/g)?.length ?? 0;
     if (errors > 0) console.error(`note: the spoke logged ${errors} error(s) in this variant`);
-    const label = flags.length === 0 ? "-" : flags.join(" ");
+    const label = words.length === 0 ? "-" : words.join(" ");
     return [
       {
         program: "spoke",
@@ -252,7 +306,7 @@ const rows: Row[] = [];
 try {
   let index = 0;
   for (const build of builds) {
-    for (const flags of flagSets) {
+    for (const flags of flagSets(build)) {
       console.error(
         `measuring ${build} ${flags.join(" ") || "(no flags)"}: idle ${idleMs / 1000} s after Ready`,
       );

@@ -63,7 +63,10 @@ export async function buildBundle(program: Program): Promise<string> {
       banner: {
         js: 'import { createRequire as __tetherRequire } from "node:module"; const require = __tetherRequire(import.meta.url);',
       },
-      plugins: [generatedCodeIsPure, httpThroughRequire],
+      plugins:
+        program === "spoke"
+          ? [generatedCodeIsPure, httpThroughRequire, noUndici]
+          : [generatedCodeIsPure, httpThroughRequire],
       metafile: true,
       logLevel: "warning",
     });
@@ -120,6 +123,32 @@ const httpThroughRequire: Plugin = {
     );
     build.onLoad({ filter: /.*/, namespace: "require-builtin" }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
+};
+
+/**
+ * The spoke talks to the API server on Node's https (packages/spoke/src/kube/transport.ts) and uses
+ * client-node's KubeConfig, whose module imports undici for `applySecurityAuthentication`, a method
+ * the spoke never calls. undici is ~0.7 MB of minified JavaScript, which Node would load at start
+ * and keep (docs/footprint.md), so the spoke's bundle gives client-node a stand-in that fails
+ * loudly if it is ever used; the e2e runs of the bundle would show it.
+ */
+const noUndici: Plugin = {
+  name: "client-node-without-undici",
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, (args) =>
+      args.importer.includes("/@kubernetes/client-node/")
+        ? { path: "undici", namespace: "no-undici" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "no-undici" }, () => ({
+      contents: `
+        const absent = (name) => { throw new Error("tether-spoke is built without undici, and client-node's " + name + " needs it (scripts/bundle.ts)"); };
+        export class Agent { constructor() { absent("Agent"); } }
+        export class ProxyAgent { constructor() { absent("ProxyAgent"); } }
+        export function fetch() { return Promise.reject(absent("fetch")); }`,
       loader: "js",
     }));
   },

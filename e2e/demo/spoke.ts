@@ -24,6 +24,8 @@ export async function startSpoke(
     name: "spoke",
     cmd: process.execPath,
     args: [
+      // The Node options and malloc settings of Dockerfile.spoke (docs/footprint.md).
+      ...["--max-semi-space-size=1", "--jitless"],
       spokeCli,
       "run",
       ...["--kubeconfig", opts.kubeconfig, "--namespace", spokeNamespace],
@@ -33,11 +35,15 @@ export async function startSpoke(
     ],
     cwd: repoRoot,
     // A TETHER_SPOKE_* variable in the user's shell must not point the demo's spoke elsewhere.
-    env: Object.fromEntries(
-      Object.keys(process.env)
-        .filter((k) => k.startsWith("TETHER_SPOKE_"))
-        .map((k) => [k, undefined]),
-    ),
+    env: {
+      ...Object.fromEntries(
+        Object.keys(process.env)
+          .filter((k) => k.startsWith("TETHER_SPOKE_"))
+          .map((k) => [k, undefined]),
+      ),
+      MALLOC_ARENA_MAX: "1",
+      MALLOC_TRIM_THRESHOLD_: "131072",
+    },
   });
   const healthUrl = `http://127.0.0.1:${health}`;
   await waitForLivez(proc, healthUrl, timeoutMs);

@@ -34,6 +34,8 @@ const spoke = await startSpoke(t, {
   hub,
   identity: "spoke-journey",
   build: "bundle",
+  // The Node options of Dockerfile.spoke and the chart: the interpreter only, no WebAssembly.
+  nodeArgs: ["--max-semi-space-size=1", "--jitless"],
   args: ["--sync-period", "2s"],
 });
 t.comment(`start-up (control plane, CRDs, RBAC, hub, spoke): ${seconds(startUp)}`);

@@ -150,6 +150,8 @@ export async function startSpoke(
     uninstrumented?: boolean;
     /** The TypeScript sources (default) or the bundle the image ships. */
     build?: ProgramBuild;
+    /** Node's own options, before the program (e.g. the ones Dockerfile.spoke sets). */
+    nodeArgs?: string[];
   },
 ): Promise<Spoke> {
   const spokeCli = await programPath("spoke", options.build);
@@ -160,6 +162,7 @@ export async function startSpoke(
     cmd: options.uninstrumented ? "env" : process.execPath,
     args: [
       ...(options.uninstrumented ? ["-u", "NODE_OPTIONS", "-u", "NODE_V8_COVERAGE", process.execPath] : []),
+      ...(options.nodeArgs ?? []),
       spokeCli,
       "run",
       ...["--kubeconfig", options.kubeconfig, "--namespace", namespace, "--hub-ca-file", options.hub.caFile],

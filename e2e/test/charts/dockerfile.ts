@@ -50,7 +50,8 @@ export async function performBuildStage(stage: Stage, into: string): Promise<str
       workdir = join(into, relative("/app", args));
       await mkdir(workdir, { recursive: true });
     } else if (op === "ENV") {
-      for (const [, key, value] of args.matchAll(/([A-Z_]+)=(\S+)/g)) env[key ?? ""] = value ?? "";
+      for (const [, key, value] of args.matchAll(/([A-Z_]+)=("[^"]*"|\S+)/g))
+        env[key ?? ""] = (value ?? "").replace(/^"(.*)"$/, "$1");
     } else if (op === "COPY") {
       const parts = args.split(/\s+/);
       if (parts.some((p) => p.startsWith("--")))
@@ -103,7 +104,8 @@ export async function performRuntimeStage(
     if (op === "WORKDIR") {
       image.workdir = onHost(args);
     } else if (op === "ENV") {
-      for (const [, key, value] of args.matchAll(/([A-Z_]+)=(\S+)/g)) image.env[key ?? ""] = value ?? "";
+      for (const [, key, value] of args.matchAll(/([A-Z_]+)=("[^"]*"|\S+)/g))
+        image.env[key ?? ""] = (value ?? "").replace(/^"(.*)"$/, "$1");
     } else if (op === "COPY" && args.startsWith("--from=build ")) {
       const parts = args.slice("--from=build ".length).split(/\s+/);
       const dest = parts.pop() ?? "";

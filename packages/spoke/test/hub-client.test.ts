@@ -1,5 +1,5 @@
 /**
- * The undici hub client against the real hub (in-process, real TLS sockets) for the wire contract, and
+ * The hub client (Node https) against the real hub (in-process, real TLS sockets) for the wire contract, and
  * against a scripted HTTPS server for what a real hub rarely does: hang, answer garbage, fail with 503.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

@@ -1,6 +1,6 @@
 /**
  * What the spoke asks of the hub (docs/api.md#runtime-api). Controllers depend on this interface; `http.ts` serves
- * it with undici, and unit tests hand in a scripted fake.
+ * it with Node's https, and unit tests hand in a scripted fake.
  */
 import type { CsrInfo, ManagementInfo } from "@tether/shared/contract";
 

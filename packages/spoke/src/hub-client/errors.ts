@@ -53,14 +53,10 @@ const tlsTrustCodes = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
-const timeoutCodes = new Set([
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "ETIMEDOUT",
-]);
+/** transport.ts fails a call that outlived its deadline with ETIMEDOUT, as the kernel does a connect. */
+const timeoutCodes = new Set(["ETIMEDOUT"]);
 
-/** Turns whatever undici or Node threw into a HubError. */
+/** Turns whatever Node threw into a HubError. */
 export function transportError(error: unknown, method: string, url: string, timeoutMs: number): HubError {
   if (error instanceof HubError) return error;
   const target = `${method} ${redactUrl(url)}`;

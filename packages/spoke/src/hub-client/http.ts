@@ -1,7 +1,8 @@
 /**
- * The HubClient over undici. Each call gets its own dispatcher built from the credentials of that
- * moment (a renewal must present the old certificate and the next call the new one), a connect
- * timeout and an overall deadline. Answers are checked against the shared contract schemas.
+ * The HubClient over Node's https (transport.ts: one connection per call, with the credentials of
+ * that moment, an optional CONNECT proxy and one deadline). Answers are checked against the shared
+ * contract schemas. A new route is one more method that calls `call` with its method, URL and
+ * credentials, and checks the answer.
  */
 import {
   type CsrInfo,
@@ -12,9 +13,9 @@ import {
   ContractError,
 } from "@tether/shared/contract";
 import { decodeBase64Pem } from "@tether/shared/pki";
-import { Agent, type Dispatcher, ProxyAgent, request } from "undici";
 import type { HubClient, IssuedCertificates, MtlsOptions, TokenCallOptions } from "./client.ts";
 import { HubError, redactUrl, transportError } from "./errors.ts";
+import { exchange } from "./transport.ts";
 
 export interface HttpHubClientOptions {
   /** Deadline of one call, connect to last byte. */
@@ -34,28 +35,24 @@ export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClie
   const timeoutMs = options.timeoutMs ?? 15_000;
 
   async function call(spec: Call): Promise<{ status: number; body: unknown }> {
-    const dispatcher = dispatcherFor(spec, timeoutMs);
     const headers: Record<string, string> = { accept: "application/json" };
     if (spec.bearerToken !== undefined) headers.authorization = `Bearer ${spec.bearerToken}`;
     if (spec.body !== undefined) headers["content-type"] = "application/json";
     try {
-      const response = await request(spec.url, {
+      const { status, text } = await exchange({
         method: spec.method,
+        url: spec.url,
         headers,
         body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-        dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
+        tls: { ca: spec.tls.caPem, cert: spec.tls.certPem, key: spec.tls.keyPem },
+        proxyUrl: spec.proxyUrl,
+        timeoutMs,
       });
-      const text = await response.body.text();
       const body = parseJson(text);
-      if (response.statusCode < 200 || response.statusCode > 299) {
-        throw httpError(spec, response.statusCode, body, text);
-      }
-      return { status: response.statusCode, body };
+      if (status < 200 || status > 299) throw httpError(spec, status, body, text);
+      return { status, body };
     } catch (error) {
       throw transportError(error, spec.method, spec.url, timeoutMs);
-    } finally {
-      void dispatcher.close().catch(() => undefined);
     }
   }
 
@@ -99,19 +96,6 @@ export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClie
       await call({ method: "POST", url, tls, proxyUrl: tls.proxyUrl });
     },
   };
-}
-
-/** TLS to the hub end to end: through a proxy, the TLS options apply to the tunnelled connection. */
-function dispatcherFor(spec: Call, timeoutMs: number): Dispatcher {
-  const tls = { ca: spec.tls.caPem, cert: spec.tls.certPem, key: spec.tls.keyPem, timeout: timeoutMs };
-  const timeouts = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs };
-  if (spec.proxyUrl === undefined) return new Agent({ connect: tls, ...timeouts });
-  return new ProxyAgent({
-    uri: spec.proxyUrl,
-    requestTls: tls,
-    proxyTls: { timeout: timeoutMs },
-    ...timeouts,
-  });
 }
 
 function decodeCertificates(body: unknown): IssuedCertificates {

@@ -1,30 +1,25 @@
 /**
  * The KubePort on @kubernetes/client-node 2.x. Only the client's connection layer is used: the
  * KubeConfig's authentication (token, client certificate, exec plugin, proxy) applied to each
- * request, and its Watch. The generated API classes are not: the spoke calls nine REST paths, and
- * loading CoreV1Api & co. brings every model class of the Kubernetes API with it (~11 MiB more at
- * idle, docs/footprint.md). Objects travel as the API server's JSON; API errors become the port's
+ * request (transport.ts, on Node's https). The generated API classes are not: the spoke calls nine
+ * REST paths, and loading CoreV1Api & co. brings every model class of the Kubernetes API with it
+ * (docs/footprint.md); nor is its Watch, which needs undici's WebAssembly parser (watch.ts does the
+ * same on Node's https). Objects travel as the API server's JSON; API errors become the port's
  * ConflictError / NotFoundError / KubeError, and reads of missing objects answer undefined.
  * Watches list, then watch from the list's resourceVersion, and restart after errors until stopped.
  */
-import {
-  bufferFromFileOrString,
-  HttpMethod,
-  type KubeConfig,
-  type KubernetesObject,
-  RequestContext,
-  type V1Lease,
-  type V1Secret,
-  Watch,
-} from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject, V1Lease, V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { type Dispatcher, fetch } from "undici";
 import type { ClusterObjects, KubePort, WatchHandler, Watcher } from "./port.ts";
 import { ConflictError, KubeError, NotFoundError } from "./port.ts";
 import type { CentralConnection, CertificateRequest, ObjectMeta, Workload, WorkloadKind } from "./types.ts";
+import { type Open, type Query, type KubeRequest, kubeTransport, readText } from "./transport.ts";
 import { apiGroup, apiVersionName, plurals } from "./types.ts";
+import { watchStream } from "./watch.ts";
 
 const restartDelayMs = 2_000;
+/** A request (not a watch) that the API server has not answered by then fails and is retried by its caller. */
+const requestTimeoutMs = 60_000;
 const maxQuietReconnectDelayMs = 30_000;
 
 /** What a list call answers; CR types keep RFC 3339 strings, and so do Secrets and Events here. */
@@ -33,62 +28,47 @@ interface Listed<T> {
   metadata?: { resourceVersion?: string };
 }
 
-type Query = Record<string, string | undefined>;
-
 export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
-  const connections = sharedConnections(config);
-  // Watch reads only these two members of its KubeConfig.
-  const watch = new Watch({
-    getCurrentCluster: () => config.getCurrentCluster(),
-    applySecurityAuthentication: (context: RequestContext) => connections.authenticate(context),
-  } as KubeConfig);
+  const open = kubeTransport(config);
 
   async function rest<T>(
-    method: HttpMethod,
+    method: KubeRequest["method"],
     path: string,
     query: Query = {},
     body?: unknown,
     contentType = "application/json",
   ): Promise<T> {
-    const server = config.getCurrentCluster()?.server;
-    if (server === undefined) throw new KubeError("the kubeconfig names no current cluster");
-    const url = new URL(server + path);
-    for (const [key, value] of Object.entries(query))
-      if (value !== undefined) url.searchParams.set(key, value);
-    const context = new RequestContext(url.toString(), method);
-    context.setHeaderParam("Accept", "application/json");
-    if (body !== undefined) {
-      context.setHeaderParam("Content-Type", contentType);
-      context.setBody(JSON.stringify(body));
-    }
-    await connections.authenticate(context);
-    const response = await fetch(context.getUrl(), {
+    const signal = AbortSignal.timeout(requestTimeoutMs);
+    const response = await open({
       method,
-      headers: context.getHeaders(),
-      body: body === undefined ? undefined : (context.getBody() as string),
-      dispatcher: context.getDispatcher(),
+      path,
+      query,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      contentType,
+      signal,
     });
-    const text = await response.text();
-    if (!response.ok) throw statusError(response.status, text);
+    const text = await readText(response);
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status > 299) throw statusError(status, text);
     return (text === "" ? undefined : JSON.parse(text)) as T;
   }
 
-  const get = <T>(path: string) => orUndefined(() => rest<T>(HttpMethod.GET, path));
-  const post = <T>(path: string, body: unknown) => rest<T>(HttpMethod.POST, path, {}, body);
-  const put = <T>(path: string, body: unknown) => rest<T>(HttpMethod.PUT, path, {}, body);
+  const get = <T>(path: string) => orUndefined(() => rest<T>("GET", path));
+  const post = <T>(path: string, body: unknown) => rest<T>("POST", path, {}, body);
+  const put = <T>(path: string, body: unknown) => rest<T>("PUT", path, {}, body);
   const remove = async (path: string) =>
-    (await orUndefined(async () => (await rest(HttpMethod.DELETE, path), true))) ?? false;
+    (await orUndefined(async () => (await rest("DELETE", path), true))) ?? false;
 
   function clusterObjects<T extends CertificateRequest | CentralConnection>(
     plural: (typeof plurals)[keyof typeof plurals],
   ): ClusterObjects<T> {
     const base = `/apis/${apiGroup}/${apiVersionName}/${plural}`;
     const at = (name: string) => `${base}/${encodeURIComponent(name)}`;
-    const list = () => rest<Listed<T>>(HttpMethod.GET, base);
+    const list = () => rest<Listed<T>>("GET", base);
     return {
       get: (name) => get<T>(at(name)),
       list: async () => (await list()).items,
-      watch: (handler) => informer(watch, base, list, handler, logger),
+      watch: (handler) => informer(open, base, list, handler, logger),
       create: (body) => post<T>(base, body),
       update: (body) => put<T>(at(body.metadata.name), body),
       updateStatus: (body) => put<T>(`${at(body.metadata.name)}/status`, body),
@@ -105,7 +85,7 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
   const workloads = (kind: WorkloadKind, namespace: string, name?: string) =>
     namespaced("/apis/apps/v1", namespace, `${kind.toLowerCase()}s`, name);
   const listWorkloads = (kind: WorkloadKind, namespace: string) =>
-    rest<Listed<WorkloadJson>>(HttpMethod.GET, workloads(kind, namespace));
+    rest<Listed<WorkloadJson>>("GET", workloads(kind, namespace));
 
   return {
     certificateRequests: clusterObjects<CertificateRequest>(plurals.CertificateRequest),
@@ -117,9 +97,9 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
       delete: (namespace, name) => remove(secrets(namespace, name)),
       watch: (namespace, labelSelector, handler) =>
         informer(
-          watch,
+          open,
           secrets(namespace),
-          () => rest<Listed<V1Secret>>(HttpMethod.GET, secrets(namespace), { labelSelector }),
+          () => rest<Listed<V1Secret>>("GET", secrets(namespace), { labelSelector }),
           handler,
           logger,
           labelSelector,
@@ -147,7 +127,7 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
         (await listWorkloads(kind, namespace)).items.map((item) => workloadOf(kind, item)),
       watch: (kind, namespace, handler) =>
         informer(
-          watch,
+          open,
           workloads(kind, namespace),
           () => listWorkloads(kind, namespace),
           (event) => handler({ type: event.type, object: workloadOf(kind, event.object) }),
@@ -160,13 +140,7 @@ export function clientNodeKube(config: KubeConfig, logger: Logger): KubePort {
           spec: { template: { metadata: { annotations: patch.template } } },
         };
         const path = workloads(kind, namespace, name);
-        const patched = await rest<WorkloadJson>(
-          HttpMethod.PATCH,
-          path,
-          {},
-          body,
-          "application/merge-patch+json",
-        );
+        const patched = await rest<WorkloadJson>("PATCH", path, {}, body, "application/merge-patch+json");
         return workloadOf(kind, patched);
       },
     },
@@ -195,47 +169,6 @@ function workloadOf(kind: WorkloadKind, item: WorkloadJson): Workload {
       annotations: meta.annotations,
     },
     spec: { template: { metadata: { annotations: item.spec?.template?.metadata?.annotations } } },
-  };
-}
-
-/**
- * `applySecurityAuthentication` gives every request a new undici Agent, so each one opened its own
- * TLS connection: a handshake per call, two a second with leader election. While the TLS material
- * (server, proxy, CA, client certificate and key, re-read on every call as client-node does) stays
- * the same, one Agent serves every request and watch and keeps its connections alive; a change
- * (rotated files) starts a new one and closes the old one once its requests are done. Headers
- * (tokens, which rotate) are still set per request. An exec plugin may hand out client
- * certificates that this cannot see, so with one each request keeps client-node's own Agent.
- */
-function sharedConnections(config: KubeConfig) {
-  let shared: { key: string; dispatcher: Dispatcher } | undefined;
-  const tlsKey = (): string | undefined => {
-    const cluster = config.getCurrentCluster();
-    const user = config.getCurrentUser();
-    if (cluster === null || user === null || user.exec !== undefined) return undefined;
-    const material = (file?: string, data?: string) => bufferFromFileOrString(file, data)?.toString("base64");
-    return JSON.stringify([
-      cluster.server,
-      cluster.proxyUrl,
-      cluster.skipTLSVerify,
-      cluster.tlsServerName,
-      material(cluster.caFile, cluster.caData),
-      material(user.certFile, user.certData),
-      material(user.keyFile, user.keyData),
-    ]);
-  };
-  return {
-    async authenticate(context: RequestContext): Promise<void> {
-      await config.applySecurityAuthentication(context);
-      const fresh = context.getDispatcher();
-      const key = tlsKey();
-      if (fresh === undefined || key === undefined) return;
-      if (shared?.key !== key) {
-        void shared?.dispatcher.close().catch(() => undefined);
-        shared = { key, dispatcher: fresh };
-      }
-      context.setDispatcher(shared.dispatcher);
-    },
   };
 }
 
@@ -305,7 +238,7 @@ function readStatus(text: string): { message?: string; reason?: string } {
  * watcher from restarting.
  */
 function informer<T>(
-  watch: Watch,
+  open: Open,
   path: string,
   list: () => Promise<Listed<T>>,
   handler: WatchHandler<T>,
@@ -344,10 +277,7 @@ function informer<T>(
         resourceVersion = listed.metadata?.resourceVersion ?? "";
       }
       if (stopped) return;
-      const query = { resourceVersion, labelSelector };
-      const started = await watch.watch(path, query, onEvent, onDone);
-      if (stopped) started.abort();
-      else request = started;
+      request = watchStream(open, path, { resourceVersion, labelSelector }, onEvent, onDone);
     } catch (error) {
       onDone(error);
     }
