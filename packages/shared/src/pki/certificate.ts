@@ -3,7 +3,7 @@ import { PkiError } from "./errors.ts";
 import { sha256Fingerprint } from "./fingerprint.ts";
 import type { KeyPair } from "./keys.ts";
 import { pemToDer, splitPemBundle } from "./pem.ts";
-import { subjectOf, type Subject } from "./subject.ts";
+import { subjectOf, subjectValues, type Subject } from "./subject.ts";
 import { X509Certificate } from "./x509.ts";
 
 export interface CertificateInfo {
@@ -32,7 +32,7 @@ export function parseCertificate(pem: string): { cert: X509Certificate; der: Uin
 export function certificateInfo(pem: string): CertificateInfo {
   const { cert, der } = parseCertificate(pem);
   return {
-    subject: subjectOf(cert.subjectName),
+    subject: subjectOf(subjectValues(cert.subjectName)),
     serial: cert.serialNumber.toUpperCase(),
     sha256: sha256Fingerprint(der),
     notBefore: cert.notBefore,
