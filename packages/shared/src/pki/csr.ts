@@ -14,6 +14,9 @@ import {
   bitStringBytes,
   context,
   integer,
+  isOid,
+  oid,
+  rawOf,
   sequence,
   valueOf,
   type Element,
@@ -54,11 +57,7 @@ export function createCsr(key: KeyPair, subject: Subject): Promise<string> {
 
 /** Parses a PEM CSR and verifies its signature; throws PkiError "bad-pem", "bad-csr", "bad-signature" or "key-not-allowed". */
 export function parseCsr(pem: string): Promise<ParsedCsr> {
-  try {
-    return Promise.resolve(parseCsrSync(pem));
-  } catch (error) {
-    return Promise.reject(error as Error);
-  }
+  return Promise.resolve().then(() => parseCsrSync(pem));
 }
 
 /** parseCsr without the promise: the work is synchronous (node:crypto verifies in the calling thread). */
@@ -72,7 +71,9 @@ export function parseCsrSync(pem: string): ParsedCsr {
   } catch (error) {
     throw new PkiError("bad-csr", ErrorMessages.csrUnparsable, { cause: error });
   }
-  const { algorithm, bits } = describeKey(key);
+  // Read from the SPKI where we know the key kind: node:crypto's asymmetricKeyDetails costs about as
+  // much again as parsing the key.
+  const { algorithm, bits } = structure.key ?? describeKey(key);
   // Keys node:crypto verifies but WebCrypto could not (DSA, other curves, RSA-PSS keys) stay outside the allow-list.
   const importAs: KeyAlgorithm | undefined = isKeyAlgorithm(algorithm)
     ? algorithm
@@ -122,6 +123,8 @@ interface CsrStructure {
   info: Uint8Array;
   subjectValues: Record<SubjectField, string[]>;
   spki: Uint8Array<ArrayBuffer>;
+  /** What describeKey would say, when the SPKI names a key kind it knows. */
+  key: { algorithm: string; bits?: number } | undefined;
   signatureAlgorithm: Element;
   signature: Uint8Array;
 }
@@ -152,8 +155,8 @@ function readStructure(der: Uint8Array): CsrStructure {
   const subject = fields.next(Tag.sequence);
   const spki = fields.next(Tag.sequence);
   const spkiFields = DerReader.inside(der, spki);
-  spkiFields.next(Tag.sequence);
-  bitStringBytes(der, spkiFields.next(Tag.bitString));
+  const keyAlgorithm = spkiFields.next(Tag.sequence);
+  const publicKey = bitStringBytes(der, spkiFields.next(Tag.bitString));
   spkiFields.finish();
   // Some older tools leave the attributes out altogether.
   if (!fields.atEnd()) {
@@ -170,7 +173,47 @@ function readStructure(der: Uint8Array): CsrStructure {
     info: der.subarray(info.start, info.end),
     subjectValues: nameValues(der, subject),
     spki: der.slice(spki.start, spki.end),
+    key: keyKind(der, keyAlgorithm, publicKey),
     signatureAlgorithm,
     signature,
   };
+}
+
+const EC_PUBLIC_KEY = oid("1.2.840.10045.2.1");
+const RSA_ENCRYPTION = oid("1.2.840.113549.1.1.1");
+const ED25519 = oid("1.3.101.112");
+const CURVES = new Map([
+  [oid("1.2.840.10045.3.1.7").toString("hex"), "ecdsa-p256"],
+  [oid("1.3.132.0.34").toString("hex"), "ecdsa-p384"],
+  [oid("1.3.132.0.35").toString("hex"), "ecdsa-p521"],
+]);
+
+/**
+ * The key's name as describeKey gives it, for the kinds the allow-list is about (named P-256/P-384/
+ * P-521, RSA, Ed25519); undefined for the rest, which describeKey then names.
+ */
+function keyKind(
+  der: Uint8Array,
+  algorithm: Element,
+  publicKey: Uint8Array,
+): { algorithm: string; bits?: number } | undefined {
+  const fields = DerReader.inside(der, algorithm);
+  const id = fields.next(Tag.oid);
+  if (isOid(der, id, ED25519) && fields.atEnd()) return { algorithm: "ed25519" };
+  if (isOid(der, id, EC_PUBLIC_KEY) && fields.peekTag() === Tag.oid) {
+    const curve = fields.next(Tag.oid);
+    const name = CURVES.get(Buffer.from(rawOf(der, curve)).toString("hex"));
+    return fields.atEnd() && name !== undefined ? { algorithm: name } : undefined;
+  }
+  if (isOid(der, id, RSA_ENCRYPTION)) {
+    // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+    const rsa = DerReader.inside(publicKey, new DerReader(publicKey).next(Tag.sequence));
+    const modulus = valueOf(publicKey, rsa.next(Tag.integer));
+    let start = 0;
+    while (start < modulus.length && modulus[start] === 0) start++;
+    const top = modulus[start] ?? 0;
+    const bits = top === 0 ? 0 : (modulus.length - start - 1) * 8 + (32 - Math.clz32(top));
+    return { algorithm: `rsa${bits}`, bits };
+  }
+  return undefined;
 }

@@ -69,11 +69,7 @@ const CRL_DISTRIBUTION_POINTS = "2.5.29.31";
 
 /** notAfter is now + validityMs, cut to the CA's own notAfter so a leaf never outlives its issuer. */
 export function issueCertificate(opts: IssueOptions): Promise<IssuedCertificate> {
-  try {
-    return Promise.resolve(issueCertificateSync(opts));
-  } catch (error) {
-    return Promise.reject(error as Error);
-  }
+  return Promise.resolve().then(() => issueCertificateSync(opts));
 }
 
 /** issueCertificate without the promise: building and signing are synchronous. */
