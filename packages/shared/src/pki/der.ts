@@ -73,8 +73,16 @@ export function integer(hex: string): Buffer {
   return tlv(Tag.integer, Buffer.from(digits, "hex"));
 }
 
-/** An OBJECT IDENTIFIER from its dotted form. */
+const oids = new Map<string, Buffer>();
+
+/** An OBJECT IDENTIFIER from its dotted form; each one is encoded once and kept (callers do not write into it). */
 export function oid(dotted: string): Buffer {
+  let encoded = oids.get(dotted);
+  if (encoded === undefined) oids.set(dotted, (encoded = encodeOid(dotted)));
+  return encoded;
+}
+
+function encodeOid(dotted: string): Buffer {
   const arcs = dotted.split(".").map((arc) => {
     if (!/^\d+$/.test(arc)) throw new Error(`Not an object identifier: ${dotted}`);
     return BigInt(arc);
@@ -91,10 +99,28 @@ export function oid(dotted: string): Buffer {
 
 /** UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5); whole seconds, Z. */
 export function time(date: Date): Buffer {
-  const digits = date.toISOString().slice(0, 19).replace(/[-T:]/g, "");
-  return date.getUTCFullYear() < 2050
-    ? tlv(Tag.utcTime, Buffer.from(`${digits.slice(2)}Z`, "latin1"))
-    : tlv(Tag.generalizedTime, Buffer.from(`${digits}Z`, "latin1"));
+  const year = date.getUTCFullYear();
+  const utc = year < 2050;
+  const out = Buffer.allocUnsafe(utc ? 15 : 17);
+  out[0] = utc ? Tag.utcTime : Tag.generalizedTime;
+  out[1] = out.length - 2;
+  let offset = 2;
+  const put = (value: number, digits: number) => {
+    for (let i = digits - 1; i >= 0; i--) {
+      out[offset + i] = 0x30 + (value % 10);
+      value = Math.floor(value / 10);
+    }
+    offset += digits;
+  };
+  if (utc) put(year % 100, 2);
+  else put(year, 4);
+  put(date.getUTCMonth() + 1, 2);
+  put(date.getUTCDate(), 2);
+  put(date.getUTCHours(), 2);
+  put(date.getUTCMinutes(), 2);
+  put(date.getUTCSeconds(), 2);
+  out[offset] = 0x5a; // Z
+  return out;
 }
 
 /** One X.509 extension: `SEQUENCE { extnID, critical (only when TRUE), extnValue OCTET STRING }`. */
