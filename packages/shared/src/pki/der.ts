@@ -228,3 +228,21 @@ export function bitStringBytes(bytes: Uint8Array, element: Element): Uint8Array 
   if (bytes[element.valueStart] !== 0) throw new DerError(`BIT STRING with unused bits at ${element.start}`);
   return bytes.subarray(element.valueStart + 1, element.end);
 }
+
+/** A UTCTime (years 1950-2049) or GeneralizedTime in RFC 5280's form: whole seconds, Z. */
+export function readTime(bytes: Uint8Array, element: Element): Date {
+  const text = Buffer.from(valueOf(bytes, element)).toString("latin1");
+  const match =
+    element.tag === Tag.utcTime
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+      : element.tag === Tag.generalizedTime
+        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+        : null;
+  if (match === null) throw new DerError(`not an RFC 5280 time at ${element.start}`);
+  const [year = 0, month = 1, day = 1, hours = 0, minutes = 0, seconds = 0] = match.slice(1).map(Number);
+  const fullYear = element.tag === Tag.utcTime ? (year < 50 ? 2000 + year : 1900 + year) : year;
+  const date = new Date(Date.UTC(fullYear, month - 1, day, hours, minutes, seconds));
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day)
+    throw new DerError(`no such date: ${text}`);
+  return date;
+}

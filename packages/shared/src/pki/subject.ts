@@ -74,18 +74,6 @@ export function subjectToJsonName(s: Subject): x509.JsonName {
   return NAME_ORDER.map((field) => ({ [field]: [s[field]] }));
 }
 
-/** Every value of each field of an x509 Name, so that a policy check can tell "absent" and "repeated" from a match. */
-export function subjectValues(name: x509.Name): Record<Field, string[]> {
-  return {
-    CN: name.getField("CN"),
-    O: name.getField("O"),
-    OU: name.getField("OU"),
-    L: name.getField("L"),
-    ST: name.getField("ST"),
-    C: name.getField("C"),
-  };
-}
-
 const ATTRIBUTE_TYPES: Record<Field, Buffer> = {
   C: oid("2.5.4.6"),
   ST: oid("2.5.4.8"),

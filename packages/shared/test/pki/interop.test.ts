@@ -16,6 +16,7 @@ import {
   type KeyAlgorithm,
   type KeyPair,
   type Subject,
+  certificateInfo,
   createCrl,
   createCsr,
   createSelfSignedCa,
@@ -27,7 +28,10 @@ import {
 } from "@tether/shared/pki";
 import { FakeClock } from "@tether/shared/time";
 import { DerReader, Tag, rawOf } from "../../src/pki/der.ts";
-import { peculiarCreateCsr, peculiarIssue, peculiarParseCsr } from "./peculiar-issue.ts";
+import { sha256Fingerprint } from "../../src/pki/fingerprint.ts";
+import { subjectOf } from "../../src/pki/subject.ts";
+import { X509Certificate } from "../../src/pki/x509.ts";
+import { peculiarCreateCsr, peculiarIssue, peculiarParseCsr, subjectValues } from "./peculiar-issue.ts";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -294,3 +298,63 @@ t.test("CSRs: ours as @peculiar/x509 wrote them; everyone's parsed as it parsed 
     t.same(await outcome(() => parseCsr(pem)), await outcome(() => peculiarParseCsr(pem)), name);
   }
 });
+
+t.test(
+  "certificateInfo reads what x509 read: ours, openssl's, serials with the high bit, 2050+",
+  async (t) => {
+    const dir = tempDir(t);
+    const csr = await parseCsr(await createCsr(keyOf("ecdsa-p256"), subject));
+    const pems = [
+      ...algorithms.map((algorithm) => caOf(algorithm).certPem),
+      (await issueCertificate({ csr, ca: caOf("rsa2048"), validityMs: DAY, clock })).pem,
+    ];
+    for (const [name, args] of [
+      ["generalized", ["-days", "10000", "-set_serial", "0x80ab01", "-subj", '/CN=a, b/O=x"y/OU=g+L=l']],
+      [
+        "utc",
+        [
+          "-days",
+          "1",
+          "-set_serial",
+          "7",
+          "-subj",
+          "/C=DE/ST=BE/L=Köln/O=tenant-a/OU=group-b/CN=runtime-1",
+          "-utf8",
+        ],
+      ],
+    ] as const) {
+      openssl(
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ed25519",
+          "-nodes",
+          "-keyout",
+          `${name}.key`,
+          ...args,
+          "-out",
+          `${name}.pem`,
+        ],
+        dir,
+      );
+      pems.push(readFileSync(join(dir, `${name}.pem`), "utf8"));
+    }
+    for (const pem of pems) {
+      const cert = new X509Certificate(pemToDer(pem, "CERTIFICATE"));
+      const before = {
+        subject: subjectOf(subjectValues(cert.subjectName)),
+        serial: cert.serialNumber.toUpperCase(),
+        sha256: sha256Fingerprint(pem),
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        issuer: cert.issuer,
+      };
+      t.same({ ...certificateInfo(pem) }, before, cert.subject);
+    }
+    t.throws(() => certificateInfo("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"), {
+      name: "PkiError",
+      code: "bad-certificate",
+    });
+  },
+);

@@ -17,7 +17,7 @@ import { ErrorMessages } from "../../src/contract/errors.ts";
 import { PkiError } from "../../src/pki/errors.ts";
 import { describeKey, isKeyAlgorithm, signingAlgorithm } from "../../src/pki/keys.ts";
 import { derToPem, pemToDer } from "../../src/pki/pem.ts";
-import { subjectOf, subjectToJsonName, subjectValues } from "../../src/pki/subject.ts";
+import { subjectOf, subjectToJsonName, type SubjectField } from "../../src/pki/subject.ts";
 import { randomSerial, validityWindow } from "../../src/pki/validity.ts";
 import {
   AuthorityKeyIdentifierExtension,
@@ -29,6 +29,7 @@ import {
   KeyUsagesExtension,
   Pkcs10CertificateRequest,
   Pkcs10CertificateRequestGenerator,
+  type Name,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509CertificateGenerator,
@@ -135,4 +136,16 @@ export async function peculiarCreateCsr(key: KeyPair, subject: Subject): Promise
     signingAlgorithm: signingAlgorithm(key.algorithm),
   });
   return `${csr.toString("pem")}\n`;
+}
+
+/** How the old parser read a Name: x509's getField for each subject field. */
+export function subjectValues(name: Name): Record<SubjectField, string[]> {
+  return {
+    CN: name.getField("CN"),
+    O: name.getField("O"),
+    OU: name.getField("OU"),
+    L: name.getField("L"),
+    ST: name.getField("ST"),
+    C: name.getField("C"),
+  };
 }
