@@ -3,14 +3,13 @@
  * authority key identifier, listing the serials of the certificates it issued that are revoked.
  *
  * The DER is written here rather than by @peculiar/x509's X509CrlGenerator: that one's ASN.1 work
- * takes over a second per thousand entries, and a fleet's CRL holds a hundred thousand. The
- * extensions still come from x509 (they are few and small); the signature from node:crypto, which
- * gives ECDSA signatures in the DER form X.509 wants.
+ * takes over a second per thousand entries, and a fleet's CRL holds a hundred thousand. The issuer,
+ * signature algorithm, authority key identifier and key come from the CA's signer, as for the
+ * certificates it issues (docs/pki.md#how-a-certificate-is-built).
  */
-import { KeyObject, sign } from "node:crypto";
 import type { CertificateAuthority } from "./ca.ts";
-import type { KeyAlgorithm } from "./keys.ts";
-import { AuthorityKeyIdentifierExtension, Extension } from "./x509.ts";
+import { bitString, context, extension, integer, lengthBytes, sequence, time } from "./der.ts";
+import { signerOf } from "./signer.ts";
 
 export interface CrlEntry {
   /** Hex, as the store keeps it. */
@@ -31,35 +30,22 @@ const CRL_NUMBER_OID = "2.5.29.20";
 
 /** The DER of the CRL. */
 export function createCrl(opts: CrlOptions): Uint8Array {
-  const { ca } = opts;
-  const algorithm = SIGNATURE[ca.key.algorithm];
-  const extensions = [
-    new AuthorityKeyIdentifierExtension(ca.subjectKeyId),
-    new Extension(CRL_NUMBER_OID, false, new Uint8Array(integer(opts.number.toString(16)))),
-  ].map((extension) => Buffer.from(extension.rawData));
+  const signer = signerOf(opts.ca);
   const revoked = revokedCertificates(opts.entries);
-  const tbs = tlv(0x30, [
+  const tbs = sequence(
     integer("1"), // v2
-    algorithm.identifier,
-    Buffer.from(ca.cert.subjectName.toArrayBuffer()),
+    signer.algorithm,
+    signer.issuerName,
     time(opts.thisUpdate),
     time(opts.nextUpdate),
     ...(opts.entries.length > 0 ? [revoked] : []),
-    tlv(0xa0, [tlv(0x30, extensions)]),
-  ]);
-  const signature = sign(algorithm.hash, tbs, KeyObject.from(ca.key.privateKey));
-  return new Uint8Array(tlv(0x30, [tbs, algorithm.identifier, tlv(0x03, [Buffer.from([0]), signature])]));
+    context(
+      0,
+      sequence(signer.authorityKeyId, extension(CRL_NUMBER_OID, false, integer(opts.number.toString(16)))),
+    ),
+  );
+  return new Uint8Array(sequence(tbs, signer.algorithm, bitString(signer.sign(tbs))));
 }
-
-/** AlgorithmIdentifier DER and node:crypto hash of the signature `signingAlgorithm` (keys.ts) makes. */
-const SIGNATURE: Record<KeyAlgorithm, { identifier: Buffer; hash: string | null }> = {
-  "ecdsa-p256": { identifier: Buffer.from("300a06082a8648ce3d040302", "hex"), hash: "sha256" },
-  "ecdsa-p384": { identifier: Buffer.from("300a06082a8648ce3d040303", "hex"), hash: "sha384" },
-  ed25519: { identifier: Buffer.from("300506032b6570", "hex"), hash: null },
-  rsa2048: { identifier: Buffer.from("300d06092a864886f70d01010b0500", "hex"), hash: "sha256" },
-  rsa3072: { identifier: Buffer.from("300d06092a864886f70d01010b0500", "hex"), hash: "sha256" },
-  rsa4096: { identifier: Buffer.from("300d06092a864886f70d01010b0500", "hex"), hash: "sha256" },
-};
 
 /**
  * `SEQUENCE OF SEQUENCE { serial INTEGER, revocationDate Time }`, written into one buffer: a
@@ -87,35 +73,4 @@ function revokedCertificates(entries: readonly CrlEntry[]): Buffer {
     offset += e.when.copy(out, offset);
   }
   return out;
-}
-
-function tlv(tag: number, parts: readonly Buffer[]): Buffer {
-  const length = parts.reduce((sum, part) => sum + part.length, 0);
-  return Buffer.concat([Buffer.from([tag, ...lengthBytes(length)]), ...parts]);
-}
-
-function lengthBytes(length: number): number[] {
-  if (length < 0x80) return [length];
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
-  return [0x80 | bytes.length, ...bytes];
-}
-
-/** A non-negative INTEGER from hex digits. */
-function integer(hex: string): Buffer {
-  let digits = hex.replace(/^0+(?=.)/, "");
-  if (digits.length % 2 === 1) digits = `0${digits}`;
-  // A leading byte with the high bit set would read as negative.
-  if (/^[89a-f]/i.test(digits)) digits = `00${digits}`;
-  return tlv(0x02, [Buffer.from(digits, "hex")]);
-}
-
-/** UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §5.1.2.4). */
-function time(date: Date): Buffer {
-  const iso = date.toISOString();
-  const digits = iso.slice(0, 19).replace(/[-T:]/g, "");
-  const year = date.getUTCFullYear();
-  return year < 2050
-    ? tlv(0x17, [Buffer.from(`${digits.slice(2)}Z`, "ascii")])
-    : tlv(0x18, [Buffer.from(`${digits}Z`, "ascii")]);
 }

@@ -9,11 +9,16 @@ export {
   importPrivateKeyPem,
 } from "./keys.ts";
 export { type Subject, type SubjectField, subjectFields, formatSubject, parseSubject } from "./subject.ts";
-export { type ParsedCsr, createCsr, parseCsr } from "./csr.ts";
+export { type ParsedCsr, createCsr, parseCsr, parseCsrSync } from "./csr.ts";
 export { checkKeyAllowed, checkSubject, keyStrength } from "./policy.ts";
 export { type CertificateAuthority, createSelfSignedCa, loadCa } from "./ca.ts";
 export { type CaKeyring, createKeyring, trustBundlePem } from "./keyring.ts";
-export { type IssuedCertificate, type IssueOptions, issueCertificate } from "./issue.ts";
+export {
+  type IssuedCertificate,
+  type IssueOptions,
+  issueCertificate,
+  issueCertificateSync,
+} from "./issue.ts";
 export { type CrlEntry, type CrlOptions, createCrl } from "./crl.ts";
 export { type ChainFailure, type ChainResult, type TrustedIssuer, verifyChain } from "./chain.ts";
 export { CLOCK_SKEW_MS } from "./validity.ts";

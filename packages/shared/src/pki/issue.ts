@@ -1,30 +1,32 @@
 /**
  * Signing a runtime's certificate (docs/pki.md#the-issued-certificate). The CSR must already have passed parseCsr (signature)
- * and the policy checks; this only builds and signs the leaf.
+ * and the policy checks; this only builds and signs the leaf, as DER written directly around what
+ * is the same for every certificate of the CA (docs/pki.md#how-a-certificate-is-built).
  */
 import { createHash } from "node:crypto";
+import { isIPv4, isIPv6 } from "node:net";
 import type { Clock } from "../time/index.ts";
 import type { CertificateAuthority } from "./ca.ts";
 import type { ParsedCsr } from "./csr.ts";
-import { PkiError } from "./errors.ts";
-import { signingAlgorithm } from "./keys.ts";
-import { derToPem } from "./pem.ts";
-import { subjectToJsonName } from "./subject.ts";
-import { randomSerial, validityWindow } from "./validity.ts";
 import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  CRLDistributionPointsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509CertificateGenerator,
-  type Extension,
-  type JsonGeneralName,
-} from "./x509.ts";
+  DerReader,
+  Tag,
+  bitString,
+  bitStringBytes,
+  context,
+  contextPrimitive,
+  extension,
+  integer,
+  octetString,
+  oid,
+  sequence,
+  time,
+} from "./der.ts";
+import { PkiError } from "./errors.ts";
+import { derToPem } from "./pem.ts";
+import { signerOf } from "./signer.ts";
+import { subjectName } from "./subject.ts";
+import { randomSerial, validityWindow } from "./validity.ts";
 
 export interface IssuedCertificate {
   pem: string;
@@ -49,8 +51,29 @@ export interface IssueOptions {
   crlDistributionPoint?: string;
 }
 
+const VERSION_3 = context(0, integer("2"));
+const BASIC_CONSTRAINTS = extension("2.5.29.19", true, sequence()); // cA FALSE (the default), critical
+// keyUsage BIT STRINGs: digitalSignature (bit 0); with keyEncipherment (bit 2) for RSA keys, whose
+// key transport it names. ECDSA/Ed25519 keys cannot encipher.
+const KEY_USAGE = {
+  other: extension("2.5.29.15", true, Buffer.from([Tag.bitString, 2, 7, 0x80])),
+  rsa: extension("2.5.29.15", true, Buffer.from([Tag.bitString, 2, 5, 0xa0])),
+};
+const EXTENDED_KEY_USAGE = {
+  client: extension("2.5.29.37", false, sequence(oid("1.3.6.1.5.5.7.3.2"))),
+  server: extension("2.5.29.37", false, sequence(oid("1.3.6.1.5.5.7.3.1"))),
+};
+const SUBJECT_KEY_IDENTIFIER = "2.5.29.14";
+const SUBJECT_ALT_NAME = "2.5.29.17";
+const CRL_DISTRIBUTION_POINTS = "2.5.29.31";
+
 /** notAfter is now + validityMs, cut to the CA's own notAfter so a leaf never outlives its issuer. */
-export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertificate> {
+export function issueCertificate(opts: IssueOptions): Promise<IssuedCertificate> {
+  return Promise.resolve().then(() => issueCertificateSync(opts));
+}
+
+/** issueCertificate without the promise: building and signing are synchronous. */
+export function issueCertificateSync(opts: IssueOptions): IssuedCertificate {
   const { csr, ca } = opts;
   const now = opts.clock.now();
   if (now >= ca.cert.notAfter) {
@@ -60,21 +83,22 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
     );
   }
   const { notBefore, notAfter } = validityWindow(now, opts.validityMs, ca.cert.notAfter);
-  const cert = await X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: subjectToJsonName(csr.subject),
-    issuer: ca.cert.subjectName,
-    notBefore,
-    notAfter,
-    publicKey: csr.spki,
-    signingKey: ca.key.privateKey,
-    signingAlgorithm: signingAlgorithm(ca.key.algorithm),
-    extensions: await leafExtensions(opts),
-  });
-  const der = new Uint8Array(cert.rawData);
+  const signer = signerOf(ca);
+  const serial = randomSerial();
+  const tbs = sequence(
+    VERSION_3,
+    integer(serial),
+    signer.algorithm,
+    signer.issuerName,
+    sequence(time(notBefore), time(notAfter)),
+    subjectName(csr.subject),
+    csr.spki,
+    context(3, sequence(...leafExtensions(opts, signer.authorityKeyId))),
+  );
+  const der = sequence(tbs, signer.algorithm, bitString(signer.sign(tbs)));
   return {
     pem: derToPem(der),
-    serial: cert.serialNumber.toUpperCase(),
+    serial,
     sha256: createHash("sha256").update(der).digest("hex"),
     notBefore,
     notAfter,
@@ -82,24 +106,61 @@ export async function issueCertificate(opts: IssueOptions): Promise<IssuedCertif
   };
 }
 
-async function leafExtensions(opts: IssueOptions): Promise<Extension[]> {
-  const rsa = opts.csr.keyAlgorithm.startsWith("rsa");
-  const names: JsonGeneralName[] = [
-    ...(opts.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
-    ...(opts.ipAddresses ?? []).map((value) => ({ type: "ip" as const, value })),
+/** In the order the certificates issued before carried them. */
+function leafExtensions(opts: IssueOptions, authorityKeyId: Buffer): Buffer[] {
+  const names = [
+    ...(opts.dnsNames ?? []).map(dnsName),
+    ...(opts.ipAddresses ?? []).map((ip) => contextPrimitive(7, ipAddressBytes(ip))),
   ];
   return [
-    new BasicConstraintsExtension(false, undefined, true),
-    // keyEncipherment only means something for RSA key transport; ECDSA/Ed25519 keys cannot encipher.
-    new KeyUsagesExtension(KeyUsageFlags.digitalSignature | (rsa ? KeyUsageFlags.keyEncipherment : 0), true),
-    new ExtendedKeyUsageExtension([
-      opts.usage === "server" ? ExtendedKeyUsage.serverAuth : ExtendedKeyUsage.clientAuth,
-    ]),
-    await SubjectKeyIdentifierExtension.create(opts.csr.spki),
-    new AuthorityKeyIdentifierExtension(opts.ca.subjectKeyId),
-    ...(names.length > 0 ? [new SubjectAlternativeNameExtension(names)] : []),
-    ...(opts.crlDistributionPoint === undefined
-      ? []
-      : [new CRLDistributionPointsExtension([opts.crlDistributionPoint])]),
+    BASIC_CONSTRAINTS,
+    opts.csr.keyAlgorithm.startsWith("rsa") ? KEY_USAGE.rsa : KEY_USAGE.other,
+    opts.usage === "server" ? EXTENDED_KEY_USAGE.server : EXTENDED_KEY_USAGE.client,
+    extension(SUBJECT_KEY_IDENTIFIER, false, octetString(subjectKeyId(opts.csr.spki))),
+    authorityKeyId,
+    ...(names.length > 0 ? [extension(SUBJECT_ALT_NAME, false, sequence(...names))] : []),
+    ...(opts.crlDistributionPoint === undefined ? [] : [crlDistributionPoints(opts.crlDistributionPoint)]),
   ];
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bytes. */
+export function subjectKeyId(spki: Uint8Array): Buffer {
+  const fields = DerReader.inside(spki, new DerReader(spki).next(Tag.sequence));
+  fields.next(Tag.sequence);
+  return createHash("sha1")
+    .update(bitStringBytes(spki, fields.next(Tag.bitString)))
+    .digest();
+}
+
+/** `dNSName [2] IMPLICIT IA5String`. */
+function dnsName(name: string): Buffer {
+  // eslint-disable-next-line no-control-regex
+  if (!/^[\x00-\x7f]+$/.test(name)) throw new Error(`Not an IA5String DNS name: ${JSON.stringify(name)}`);
+  return contextPrimitive(2, Buffer.from(name, "latin1"));
+}
+
+/** `DistributionPoint { distributionPoint [0] { fullName [0] { uniformResourceIdentifier [6] } } }`. */
+function crlDistributionPoints(url: string): Buffer {
+  const uri = contextPrimitive(6, Buffer.from(url, "utf8"));
+  return extension(CRL_DISTRIBUTION_POINTS, false, sequence(sequence(context(0, context(0, uri)))));
+}
+
+/** The 4 or 16 bytes of an IP address (IPv6 may embed a dotted IPv4 tail). */
+export function ipAddressBytes(ip: string): Buffer {
+  if (isIPv4(ip)) return Buffer.from(ip.split(".").map(Number));
+  if (!isIPv6(ip)) throw new Error(`Not an IP address: ${JSON.stringify(ip)}`);
+  let text = ip.replace(/%.*$/, "");
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
+  if (v4 !== undefined) {
+    const [a = 0, b = 0, c = 0, d = 0] = v4.split(".").map(Number);
+    text = `${text.slice(0, -v4.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const groups = (part: string) => (part === "" ? [] : part.split(":"));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  const out = Buffer.alloc(16);
+  all.forEach((group, i) => out.writeUInt16BE(parseInt(group, 16), i * 2));
+  return out;
 }

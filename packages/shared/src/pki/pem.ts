@@ -36,8 +36,9 @@ export function pemToDer(pem: string, label?: string | readonly string[]): Uint8
 
 export function derToPem(der: Uint8Array | ArrayBuffer, label = "CERTIFICATE"): string {
   const body = Buffer.from(der instanceof ArrayBuffer ? new Uint8Array(der) : der).toString("base64");
-  const lines = body.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+  let text = `-----BEGIN ${label}-----\n`;
+  for (let i = 0; i < body.length; i += 64) text += `${body.slice(i, i + 64)}\n`;
+  return `${text}-----END ${label}-----\n`;
 }
 
 /** base64 of the PEM text, as the Kyma-compatible API carries certificates and CSRs. */

@@ -1,3 +1,4 @@
+import { DerError, DerReader, Tag, oid, sequence, set, tlv, valueOf, type Element } from "./der.ts";
 import { PkiError } from "./errors.ts";
 import type { x509 } from "./x509.ts";
 
@@ -58,11 +59,11 @@ export function parseSubject(text: string): Subject {
 }
 
 /**
- * The Subject in an X.500 name. A field that is absent reads as "", one that appears more than once
- * as its values joined by "," so that it can never equal a valid expected value.
+ * The Subject in an X.500 name's values. A field that is absent reads as "", one that appears more
+ * than once as its values joined by "," so that it can never equal a valid expected value.
  */
-export function subjectOf(name: x509.Name): Subject {
-  const read = (field: Field) => name.getField(field).join(",");
+export function subjectOf(values: Record<Field, string[]>): Subject {
+  const read = (field: Field) => values[field].join(",");
   return { CN: read("CN"), O: read("O"), OU: read("OU"), L: read("L"), ST: read("ST"), C: read("C") };
 }
 
@@ -73,14 +74,82 @@ export function subjectToJsonName(s: Subject): x509.JsonName {
   return NAME_ORDER.map((field) => ({ [field]: [s[field]] }));
 }
 
-/** Every value of each field, so that a policy check can tell "absent" and "repeated" from a match. */
-export function subjectValues(name: x509.Name): Record<Field, string[]> {
-  return {
-    CN: name.getField("CN"),
-    O: name.getField("O"),
-    OU: name.getField("OU"),
-    L: name.getField("L"),
-    ST: name.getField("ST"),
-    C: name.getField("C"),
-  };
+const ATTRIBUTE_TYPES: Record<Field, Buffer> = {
+  C: oid("2.5.4.6"),
+  ST: oid("2.5.4.8"),
+  L: oid("2.5.4.7"),
+  O: oid("2.5.4.10"),
+  OU: oid("2.5.4.11"),
+  CN: oid("2.5.4.3"),
+};
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/**
+ * The X.500 name DER of a subject: one attribute per RDN in NAME_ORDER, each a PrintableString when
+ * its characters allow, else a UTF8String (the choice @peculiar/x509 made for the certificates
+ * issued before).
+ */
+export function subjectName(s: Subject): Buffer {
+  return sequence(
+    ...NAME_ORDER.map((field) => {
+      const value = s[field];
+      const text = PRINTABLE.test(value)
+        ? tlv(Tag.printableString, Buffer.from(value, "latin1"))
+        : tlv(Tag.utf8String, Buffer.from(value, "utf8"));
+      return set(sequence(ATTRIBUTE_TYPES[field], text));
+    }),
+  );
+}
+
+/**
+ * Every value of each subject field in the Name at `element` of `der`; attributes of other types are
+ * skipped. Throws DerError when the Name is not `SEQUENCE OF SET OF SEQUENCE { type, value }`.
+ */
+export function nameValues(der: Uint8Array, element: Element): Record<Field, string[]> {
+  const values: Record<Field, string[]> = { CN: [], O: [], OU: [], L: [], ST: [], C: [] };
+  if (element.tag !== Tag.sequence) throw new DerError(`not a Name at ${element.start}`);
+  const rdns = DerReader.inside(der, element);
+  while (!rdns.atEnd()) {
+    const attributes = DerReader.inside(der, rdns.next(Tag.set));
+    if (attributes.atEnd()) throw new DerError("empty RDN");
+    while (!attributes.atEnd()) {
+      const pair = DerReader.inside(der, attributes.next(Tag.sequence));
+      const type = pair.next(Tag.oid);
+      const value = pair.next();
+      pair.finish();
+      const typeBytes = der.subarray(type.start, type.end);
+      for (const field of TEXT_ORDER) {
+        if (ATTRIBUTE_TYPES[field].equals(typeBytes)) values[field].push(attributeText(der, value));
+      }
+    }
+  }
+  return values;
+}
+
+/** A directory string as text; any other type as the hex of its DER, which no expected value equals. */
+function attributeText(der: Uint8Array, value: Element): string {
+  const bytes = Buffer.from(valueOf(der, value));
+  switch (value.tag) {
+    case Tag.utf8String:
+      return bytes.toString("utf8");
+    case Tag.printableString:
+    case Tag.ia5String:
+    case Tag.teletexString:
+      return bytes.toString("latin1");
+    case Tag.bmpString:
+      return bytes.length % 2 === 0 ? Buffer.from(bytes).swap16().toString("utf16le") : hexOf(der, value);
+    case Tag.universalString: {
+      if (bytes.length % 4 !== 0) return hexOf(der, value);
+      let text = "";
+      for (let i = 0; i < bytes.length; i += 4)
+        text += String.fromCodePoint(bytes.readUInt32BE(i) % 0x110000);
+      return text;
+    }
+    default:
+      return hexOf(der, value);
+  }
+}
+
+function hexOf(der: Uint8Array, value: Element): string {
+  return Buffer.from(der.subarray(value.start, value.end)).toString("hex");
 }

@@ -1,0 +1,3 @@
+module tether.dev/shared/test/pki/go-verify
+
+go 1.22
