@@ -5,6 +5,7 @@
  */
 import { isPostgresUrl, openStore } from "./store/open.ts";
 import { buildApp, type HubApp } from "./app.ts";
+import { clusterMetricsText, isHubWorker } from "./cluster.ts";
 import { loadKeyring } from "./ca/keyring.ts";
 import { fileServingCertificate, issuedServingCertificate, type ServingCertificate } from "./ca/serving.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
@@ -28,7 +29,7 @@ export interface RunningHub {
 
 export async function serve(
   config: HubConfig,
-  options: { clock?: Clock; logger?: Logger } = {},
+  options: { clock?: Clock; logger?: Logger; ticketKeys?: Buffer } = {},
 ): Promise<RunningHub> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
@@ -67,13 +68,16 @@ export async function serve(
             clock,
             log: logger,
           });
+    const metrics = new HubMetrics({ processMetrics: true });
+    if (isHubWorker()) metrics.collect = clusterMetricsText(metrics.registry);
     const app = await buildApp(config, {
       store,
       keyring,
       serving,
       clock,
       logger,
-      metrics: new HubMetrics({ processMetrics: true }),
+      metrics,
+      ticketKeys: options.ticketKeys,
     });
     const addresses = await app.listen();
     const running: RunningHub = {
@@ -107,8 +111,8 @@ export async function serve(
   }
 }
 
-/** Stops on the first SIGTERM or SIGINT; a second one exits at once. */
-export function stopOnSignals(hub: RunningHub, logger: Logger): void {
+/** Stops on the first SIGTERM or SIGINT; a second one exits at once. `stopped` runs after a clean stop. */
+export function stopOnSignals(hub: RunningHub, logger: Logger, stopped?: () => void): void {
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, "shutting down: finishing in-flight requests");
     process.once(signal, () => process.exit(1));
@@ -116,6 +120,7 @@ export function stopOnSignals(hub: RunningHub, logger: Logger): void {
       () => {
         logger.info("stopped");
         process.exitCode = 0;
+        stopped?.();
       },
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
