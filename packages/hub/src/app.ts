@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import rateLimit from "@fastify/rate-limit";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { ErrorMessages } from "@tether/shared/contract";
 import { trustBundlePem, type CaKeyring } from "@tether/shared/pki";
@@ -137,7 +137,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     ...timeouts,
     // Fastify's own "incoming request"/"request completed" are two info lines per request; http.ts
     // logs each request at debug instead (docs/hub.md#logs). Audit events stay at info.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
@@ -151,7 +151,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     ...timeouts,
     // Fastify's own "incoming request"/"request completed" are two info lines per request; http.ts
     // logs each request at debug instead (docs/hub.md#logs). Audit events stay at info.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
   });
   external.server.maxConnections = limits.max;
