@@ -31,7 +31,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const POOL = Number(process.env.BENCH_POOL ?? 6000);
 const WORKERS = process.env.BENCH_WORKERS;
 const HUB_NODE_OPTIONS = (process.env.BENCH_HUB_NODE_OPTIONS ?? "").split(" ").filter((arg) => arg !== "");
-const CLI = fileURLToPath(new URL("../packages/hub/src/cli.ts", import.meta.url));
+// BENCH_HUB_CLI: another hub's cli.ts (e.g. an older commit's, checked out beside this one) to compare.
+const CLI =
+  process.env.BENCH_HUB_CLI ?? fileURLToPath(new URL("../packages/hub/src/cli.ts", import.meta.url));
 
 async function startHub(dataDir: string) {
   const child = spawn(

@@ -93,7 +93,7 @@ t.test(
     t.same(
       again.map((a) => [a.reused, a.head.startsWith("HTTP/1.1 200")]),
       Array<[boolean, boolean]>(6).fill([true, true]),
-      "six new connections, on both processes, resume the session and are served",
+      "six new connections, spread over both processes, resume the session and are served",
     );
 
     // Whichever process answers, the counts are those of both.

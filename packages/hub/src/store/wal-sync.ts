@@ -26,13 +26,17 @@ export class WalSync {
   /** Resolves once everything committed before the call is on disk; rejects when the flush failed. */
   sync(): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    if (!this.#flushing) void this.#flush();
+    if (!this.#flushing) {
+      this.#flushing = true;
+      // The first flush starts once this turn of the event loop is done, so that the commits the
+      // other requests of this turn make share it.
+      setImmediate(() => void this.#flush());
+    }
     return done;
   }
 
   /** Each round flushes for the commits made before it started; later ones wait for the next round. */
   async #flush(): Promise<void> {
-    this.#flushing = true;
     while (this.#waiters.length > 0) {
       const round = this.#waiters.splice(0);
       try {
