@@ -52,7 +52,7 @@ async function startHub(dataDir: string) {
   );
   let output = "";
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   while (!output.includes("tether hub ready")) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`hub did not start:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
