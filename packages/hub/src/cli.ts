@@ -46,7 +46,7 @@ async function runServe(argv: string[]): Promise<void> {
     const ticketKeys = await workerTicketKeys();
     const hub = await serve(workerConfig(config), { logger, ticketKeys });
     // The IPC channel to the primary would keep a stopped worker alive.
-    stopOnSignals(hub, logger, () => process.disconnect());
+    stopOnSignals(hub, logger, () => process.connected && process.disconnect());
     reportReady(hub);
     return;
   }

@@ -113,9 +113,13 @@ export async function serve(
 
 /** Stops on the first SIGTERM or SIGINT; a second one exits at once. `stopped` runs after a clean stop. */
 export function stopOnSignals(hub: RunningHub, logger: Logger, stopped?: () => void): void {
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, "shutting down: finishing in-flight requests");
     process.once(signal, () => process.exit(1));
+    // Ctrl-C reaches a worker twice: SIGINT from the terminal, then SIGTERM from its primary.
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing in-flight requests");
     hub.stop().then(
       () => {
         logger.info("stopped");
