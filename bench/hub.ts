@@ -54,7 +54,10 @@ async function startHub(dataDir: string) {
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + 120_000;
   while (!output.includes("tether hub ready")) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`hub did not start:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGTERM");
+      throw new Error(`hub did not start:\n${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
