@@ -38,10 +38,15 @@ t.test(
   "two worker processes share the listeners, the store, the TLS ticket key and the metrics",
   async (t) => {
     const dir = tempDir(t);
-    const hub = await spawnHub(t, [
-      ...["--workers", "2", "--data-dir", dir],
-      ...["--listen", "127.0.0.1:0", "--internal-listen", "127.0.0.1:0"],
-    ]);
+    const hub = await spawnHub(
+      t,
+      [
+        ...["--workers", "2", "--data-dir", dir],
+        ...["--listen", "127.0.0.1:0", "--internal-listen", "127.0.0.1:0"],
+      ],
+      // Three processes load the hub: slow on a busy machine.
+      { startTimeoutMs: 120_000 },
+    );
     const workers = () =>
       execFileSync("pgrep", ["-P", String(hub.child.pid)], { encoding: "utf8" })
         .trim()
