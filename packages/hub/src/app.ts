@@ -3,9 +3,10 @@
  * client certificates asked for but checked per route) and an internal plain-HTTP listener (the
  * admin API and metrics). Nothing listens until `listen()`; tests can `inject()` into either.
  */
+import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import rateLimit from "@fastify/rate-limit";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { ErrorMessages } from "@tether/shared/contract";
 import { trustBundlePem, type CaKeyring } from "@tether/shared/pki";
@@ -40,6 +41,11 @@ export interface HubDeps {
   clock?: Clock;
   logger?: Logger;
   metrics?: HubMetrics;
+  /**
+   * The TLS session-ticket key (48 bytes): the same in every worker process (cluster.ts), so a
+   * client resumes its session on any of them. Random when not given.
+   */
+  ticketKeys?: Buffer;
 }
 
 export interface HubApp {
@@ -88,10 +94,13 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
 
   // The CA list sent in the handshake is the trust bundle, so that curl, Go and openssl clients offer
   // their hub-issued certificate; nothing is rejected at the TLS layer (docs/api.md#listeners).
+  // The ticket key is given again with each new certificate, so that sessions outlive a renewal.
+  const ticketKeys = deps.ticketKeys ?? randomBytes(48);
   const tlsOptions = (credentials: ServingCredentials) => ({
     key: credentials.keyPem,
     cert: credentials.certPem,
     ca: trustBundlePem(keyring),
+    ticketKeys,
   });
   const baseLogger: FastifyBaseLogger = logger;
   // Unknown fields are refused, not silently dropped: a mistyped "runtime" must not mint a new runtime.
@@ -127,6 +136,9 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     routerOptions,
     ...errors,
     ...timeouts,
+    // Fastify's own "incoming request"/"request completed" are two info lines per request; http.ts
+    // logs each request at debug instead (docs/hub.md#logs). Audit events stay at info.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
@@ -139,6 +151,9 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     routerOptions,
     ...errors,
     ...timeouts,
+    // Fastify's own "incoming request"/"request completed" are two info lines per request; http.ts
+    // logs each request at debug instead (docs/hub.md#logs). Audit events stay at info.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
   });
   external.server.maxConnections = limits.max;

@@ -7,6 +7,14 @@ import { adminToken, bootstrapKubeconfig, revoke, runtimes, tokenCreate } from "
 import { ConfigError, flagsHelp, parseConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { serve, stopOnSignals } from "./main.ts";
+import {
+  isHubWorker,
+  reportReady,
+  runPrimary,
+  workerConfig,
+  workerTicketKeys,
+  type WorkerReady,
+} from "./cluster.ts";
 
 const USAGE = `usage: tether-hub <command> [flags]
 
@@ -34,8 +42,24 @@ ${flagsHelp()}
 async function runServe(argv: string[]): Promise<void> {
   const config = parseConfig(argv);
   const logger = createLogger({ level: config.logLevel });
+  if (isHubWorker()) {
+    const ticketKeys = await workerTicketKeys();
+    const hub = await serve(workerConfig(config), { logger, ticketKeys });
+    // The IPC channel to the primary would keep a stopped worker alive.
+    stopOnSignals(hub, logger, () => process.connected && process.disconnect());
+    reportReady(hub);
+    return;
+  }
+  if (config.workers > 1) {
+    printReady(await runPrimary(config, logger), config.dataDir);
+    return;
+  }
   const hub = await serve(config, { logger });
   stopOnSignals(hub, logger);
+  printReady(hub, config.dataDir);
+}
+
+function printReady(hub: WorkerReady, dataDir: string): void {
   const lines = [
     `tether hub ready`,
     `  runtime API (TLS):   ${hub.externalUrl}   public URL ${hub.publicUrl}`,
@@ -43,7 +67,7 @@ async function runServe(argv: string[]): Promise<void> {
     `  hub CA certificate:  ${hub.caCertPath}`,
     hub.adminTokenFile === undefined
       ? `  admin token:         from --admin-token`
-      : `  admin token:         ${hub.adminTokenFile}   (print it: tether-hub admin-token --data-dir ${config.dataDir})`,
+      : `  admin token:         ${hub.adminTokenFile}   (print it: tether-hub admin-token --data-dir ${dataDir})`,
     `  first token URL:     tether-hub token create --tenant T --group G`,
   ];
   console.error(lines.join("\n"));

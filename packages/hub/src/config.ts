@@ -3,6 +3,7 @@
  * (`--public-url` ⇄ `TETHER_HUB_PUBLIC_URL`); a flag wins over the environment. Defaults follow
  * docs/hub.md#start-it. Parsing is pure (argv and env in, HubConfig out) so that tests need no process.
  */
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { keyAlgorithms, type KeyAlgorithm } from "@tether/shared/contract";
@@ -52,6 +53,8 @@ export interface HubConfig {
   supersededGraceMs: number;
   /** Per listener: what a client may hold open, and for how long, before the hub closes it. */
   connections: ConnectionLimits;
+  /** Hub processes sharing the listeners and the store (docs/hub.md#worker-processes); 1 runs no primary. */
+  workers: number;
 }
 
 export interface ConnectionLimits {
@@ -139,6 +142,11 @@ const FLAGS = {
   "header-timeout": { type: "string", default: "10s", help: "time limit to receive a request's headers" },
   "request-timeout": { type: "string", default: "30s", help: "time limit to receive a whole request" },
   "idle-timeout": { type: "string", default: "30s", help: "closes a connection silent this long" },
+  workers: {
+    type: "string",
+    default: "1",
+    help: "hub processes sharing the listeners and the store (auto: one per CPU)",
+  },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -232,6 +240,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   pair("ca-cert", "ca-key");
   pair("tls-cert", "tls-key");
+  const workersText = required("workers");
+  const workers = workersText === "auto" ? availableParallelism() : Number(workersText);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new ConfigError("--workers: auto or a whole number from 1 to 64");
+  }
 
   return {
     listen: parseListen("listen", required("listen")),
@@ -274,6 +287,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       requestTimeoutMs: timeout("request-timeout"),
       idleTimeoutMs: timeout("idle-timeout"),
     },
+    workers,
   };
 }
 

@@ -134,6 +134,10 @@ export function setupInstance(
   });
 
   app.addHook("onResponse", async (request, reply) => {
+    request.log.debug(
+      { req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
+      "request completed",
+    );
     metrics.requestDuration.observe(
       {
         listener,

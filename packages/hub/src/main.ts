@@ -5,6 +5,7 @@
  */
 import { isPostgresUrl, openStore } from "./store/open.ts";
 import { buildApp, type HubApp } from "./app.ts";
+import { clusterMetricsText, isHubWorker } from "./cluster.ts";
 import { loadKeyring } from "./ca/keyring.ts";
 import { fileServingCertificate, issuedServingCertificate, type ServingCertificate } from "./ca/serving.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
@@ -28,7 +29,7 @@ export interface RunningHub {
 
 export async function serve(
   config: HubConfig,
-  options: { clock?: Clock; logger?: Logger } = {},
+  options: { clock?: Clock; logger?: Logger; ticketKeys?: Buffer } = {},
 ): Promise<RunningHub> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
@@ -38,7 +39,8 @@ export async function serve(
   const store = await openStore({
     url: config.store === "sqlite" ? undefined : config.store,
     dataDir: config.dataDir,
-    exclusive: true,
+    // One process holds the SQLite file alone unless --workers share it (docs/store.md#a-data-directory-that-cannot-be-written).
+    exclusive: config.workers === 1,
   });
   let serving: ServingCertificate | undefined;
   try {
@@ -68,13 +70,16 @@ export async function serve(
             clock,
             log: logger,
           });
+    const metrics = new HubMetrics({ processMetrics: true });
+    if (isHubWorker()) metrics.collect = clusterMetricsText(metrics.registry);
     const app = await buildApp(config, {
       store,
       keyring,
       serving,
       clock,
       logger,
-      metrics: new HubMetrics({ processMetrics: true }),
+      metrics,
+      ticketKeys: options.ticketKeys,
     });
     const addresses = await app.listen();
     const running: RunningHub = {
@@ -108,15 +113,20 @@ export async function serve(
   }
 }
 
-/** Stops on the first SIGTERM or SIGINT; a second one exits at once. */
-export function stopOnSignals(hub: RunningHub, logger: Logger): void {
+/** Stops on the first SIGTERM or SIGINT; a second one exits at once. `stopped` runs after a clean stop. */
+export function stopOnSignals(hub: RunningHub, logger: Logger, stopped?: () => void): void {
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, "shutting down: finishing in-flight requests");
     process.once(signal, () => process.exit(1));
+    // Ctrl-C reaches a worker twice: SIGINT from the terminal, then SIGTERM from its primary.
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing in-flight requests");
     hub.stop().then(
       () => {
         logger.info("stopped");
         process.exitCode = 0;
+        stopped?.();
       },
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");

@@ -41,8 +41,13 @@ export class HubMetrics {
     name: "tether_hub_ca_not_after_timestamp_seconds",
     help: "Expiry of each trusted hub CA (Unix seconds), by the CA certificate's SHA-256 and whether it signs.",
     labelNames: ["sha256", "active"] as const,
+    // Every worker process reports the same CAs: added up they would be nonsense.
+    aggregator: "first",
     registers: [this.registry],
   });
+
+  /** The /metrics text: this registry's, or every worker's added up (cluster.ts). */
+  collect: () => Promise<string> = () => this.registry.metrics();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });

@@ -132,7 +132,8 @@ t.test("parser, router and framework errors answer {code, error} on both listene
 });
 
 t.test("a token escapes no log line, however its parameter is spelled", async (t) => {
-  const hub = await startHub(t);
+  // At debug every request is logged with its URL.
+  const hub = await startHub(t, { flags: ["--log-level", "debug"] });
   const { token } = await createToken(hub);
   const info = `${hub.publicUrl}/v1/runtimes/signingRequests/info`;
   const spelled = await call(`${info}?tok%65n=${token}`, { dispatcher: hub.agent });

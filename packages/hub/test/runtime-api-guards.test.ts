@@ -187,7 +187,8 @@ t.test("body limit, rate limit, 404 and the OpenAPI document", async (t) => {
 });
 
 t.test("tokens never reach a log line", async (t) => {
-  const hub = await startHub(t);
+  // At debug every request is logged with its URL (docs/hub.md#logs).
+  const hub = await startHub(t, { flags: ["--log-level", "debug"] });
   const seen: string[] = [];
   const { url, token } = await createToken(hub);
   seen.push(token);
@@ -202,4 +203,27 @@ t.test("tokens never reach a log line", async (t) => {
   const logs = hub.logs.join("");
   t.ok(logs.includes("token=[redacted]"), "URLs are logged with the token replaced");
   for (const secret of [...seen, hub.adminToken]) t.notOk(logs.includes(secret), "no token in the logs");
+});
+
+t.test("at info the hub logs no line per request, and still every audit event", async (t) => {
+  const hub = await startHub(t);
+  const { url } = await createToken(hub);
+  await csrInfo(hub, url);
+  for (let i = 0; i < 5; i++)
+    await call(`${hub.publicUrl}/v1/runtimes/signingRequests/info`, { dispatcher: hub.agent });
+  const lines = hub.logs
+    .join("")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.notOk(
+    lines.some((line) => line.msg === "request completed" || line.msg === "incoming request"),
+    "no request lines",
+  );
+  t.ok(
+    ["token.issued", "token.used"].every((event) =>
+      lines.some((line) => line.audit === true && line.event === event),
+    ),
+    "the audit events are logged",
+  );
 });

@@ -4,6 +4,7 @@
  * it is not revoked, the hub issued it, and it is valid at the hub's clock. Each refusal is a 403 with
  * the contract's message.
  */
+import { createHash } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { FastifyRequest } from "fastify";
 import { ErrorMessages } from "@tether/shared/contract";
@@ -11,6 +12,7 @@ import { derToPem, verifyChain, type CaKeyring, type ChainResult, type Subject }
 import type { Clock } from "@tether/shared/time";
 import { HttpError } from "../errors.ts";
 import type { CertificateRecord, Store } from "../store/store.ts";
+import { Lru } from "./lru.ts";
 
 type VerifiedChain = Extract<ChainResult, { ok: true }>;
 
@@ -23,6 +25,21 @@ export interface ClientIdentity {
 export const CERTIFICATE_LEEWAY_MS = 60_000;
 /** lastSeenAt is a hint for operators: writing it on every request would cost a store write each. */
 const TOUCH_INTERVAL_MS = 60_000;
+/** Certificates whose chain check and record are kept (docs/hub.md#mtls-caches); a few MB at most. */
+export const CLIENT_CACHE_SIZE = 10_000;
+/**
+ * How long "not renewed yet" is believed (never longer than half the superseded grace): a renewal
+ * only refuses its parent a whole grace period after it was issued, so an answer this old is still right.
+ */
+const NO_RENEWAL_TTL_MS = 30_000;
+
+/** What is known of a certificate the hub recorded: the record never changes, its renewal appears once. */
+interface KnownCertificate {
+  record: CertificateRecord;
+  renewal: CertificateRecord | undefined;
+  /** Until when `renewal: undefined` may be believed without asking the store again. */
+  noRenewalUntil: number;
+}
 
 const refuse = (message: string) => new HttpError(403, message);
 
@@ -33,6 +50,9 @@ export class ClientAuthenticator {
   readonly #supersededGraceMs: number;
   readonly #lastTouched = new Map<string, number>();
   readonly #verified = new WeakMap<object, { raw: Buffer; chain: VerifiedChain }>();
+  /** Verified chains by the SHA-256 of the presented DER: a new connection with a known certificate skips the check. */
+  readonly #chains = new Lru<string, VerifiedChain>(CLIENT_CACHE_SIZE);
+  readonly #known = new Lru<string, KnownCertificate>(CLIENT_CACHE_SIZE);
 
   constructor(options: { keyring: CaKeyring; store: Store; clock: Clock; supersededGraceMs: number }) {
     this.#supersededGraceMs = options.supersededGraceMs;
@@ -53,33 +73,67 @@ export class ClientAuthenticator {
       throw refuse(expired ? ErrorMessages.expiredCertificate : ErrorMessages.untrustedCertificate);
     }
     const sha256 = chain.leaf.sha256;
-    const [revocation, certificate] = await Promise.all([
+    // Revocation is asked every time (one indexed read): a revocation made through any replica
+    // refuses the certificate on its next request. The record and its renewal are cached.
+    const [revocation, known] = await Promise.all([
       this.#store.getRevocation(sha256),
-      this.#store.getCertificate(sha256),
+      this.#knownCertificate(sha256, now),
     ]);
     if (revocation) throw refuse(ErrorMessages.certificateRevoked);
-    if (!certificate) throw refuse(ErrorMessages.unknownCertificate);
+    if (!known) throw refuse(ErrorMessages.unknownCertificate);
     // A renewed certificate keeps working for the grace period, so that a spoke rolling its new
     // certificate out is not cut off; after that only the renewal is accepted.
-    const renewal = await this.#store.firstRenewal(sha256);
+    const { renewal } = known;
     if (renewal && now.getTime() >= renewal.issuedAt.getTime() + this.#supersededGraceMs) {
       throw refuse(ErrorMessages.certificateSuperseded);
     }
-    await this.#touch(request, certificate.runtimeId, now);
-    return { subject: chain.leaf.subject, certificate };
+    await this.#touch(request, known.record.runtimeId, now);
+    return { subject: chain.leaf.subject, certificate: known.record };
   }
 
   /**
-   * The chain check parses and verifies signatures; its answer cannot change while a connection
-   * lives, except with time. Keep-alive connections reuse it and only the validity is re-checked.
+   * The certificate's record and first renewal. An unknown hash is not cached (it may be recorded
+   * a moment later by another replica); "no renewal" is re-read after NO_RENEWAL_TTL_MS, or at
+   * once when there is no grace to cover it.
+   */
+  async #knownCertificate(sha256: string, now: Date): Promise<KnownCertificate | undefined> {
+    const at = now.getTime();
+    let known = this.#known.get(sha256);
+    if (known === undefined) {
+      const record = await this.#store.getCertificate(sha256);
+      if (!record) return undefined;
+      known = { record, renewal: undefined, noRenewalUntil: -Infinity };
+    }
+    if (known.renewal === undefined && at >= known.noRenewalUntil) {
+      const renewal = await this.#store.firstRenewal(sha256);
+      const ttl = Math.min(NO_RENEWAL_TTL_MS, this.#supersededGraceMs / 2);
+      known = { record: known.record, renewal, noRenewalUntil: at + ttl };
+    }
+    this.#known.set(sha256, known);
+    return known;
+  }
+
+  /**
+   * The chain check parses and verifies signatures; its answer for one DER cannot change, except
+   * with time and with the keyring. Keep-alive connections and new connections presenting a known
+   * certificate reuse it; only the validity and the issuer's place in the keyring are re-checked.
    */
   async #verify(socket: object, presented: Buffer, now: Date): Promise<ChainResult> {
     const cached = this.#verified.get(socket);
     if (cached?.raw.equals(presented) && this.#stillValid(cached.chain, now)) return cached.chain;
+    const key = createHash("sha256").update(presented).digest("hex");
+    const known = this.#chains.get(key);
+    if (known !== undefined && this.#stillValid(known, now)) {
+      this.#verified.set(socket, { raw: presented, chain: known });
+      return known;
+    }
     const chain = await verifyChain(derToPem(new Uint8Array(presented)), this.#keyring, now, {
       leewayMs: CERTIFICATE_LEEWAY_MS,
     });
-    if (chain.ok) this.#verified.set(socket, { raw: presented, chain });
+    if (chain.ok) {
+      this.#verified.set(socket, { raw: presented, chain });
+      this.#chains.set(key, chain);
+    } else this.#chains.delete(key);
     return chain;
   }
 

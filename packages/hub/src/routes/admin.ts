@@ -223,7 +223,7 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     schema: routes.metrics.schema,
     config: { scope: "metrics:read" },
     handler: async (_request, reply) => {
-      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      return reply.type(metrics.registry.contentType).send(await metrics.collect());
     },
   });
 

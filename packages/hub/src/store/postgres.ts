@@ -1,8 +1,10 @@
 /**
  * The distributed store: PostgreSQL shared by several hub replicas. One-time token use is a single
  * conditional UPDATE, so exactly one replica can ever win it; migrations hold an advisory lock so
- * replicas starting together apply each change once.
+ * replicas starting together apply each change once. Every statement but the migrations' is a
+ * named (prepared) statement: PostgreSQL parses and plans it once per connection.
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { MIGRATIONS_TABLE, migrations } from "./migrations.ts";
 import {
@@ -43,6 +45,7 @@ const INSERT_TOKEN =
 const INSERT_CERTIFICATE =
   "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem, parent_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const SET_LABELS = "UPDATE runtimes SET labels = $1 WHERE id = $2";
+const READ_TOKEN = "SELECT * FROM tokens WHERE hash = $1";
 const INSERT_AUDIT = "INSERT INTO audit (at, type, runtime_id, detail) VALUES ($1, $2, $3, $4)";
 const auditValues = (event: AuditEvent) => [
   event.at.getTime(),
@@ -50,6 +53,18 @@ const auditValues = (event: AuditEvent) => [
   event.runtimeId,
   JSON.stringify(event.detail),
 ];
+
+const statementNames = new Map<string, string>();
+
+/** The query as a named statement: its name is derived from its text, so one text has one name. */
+function prepared(text: string, values: unknown[] = []): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `tether_${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
 
 export function openPostgresStore(url: string, options: { max?: number } = {}): PostgresStore {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
@@ -67,7 +82,7 @@ export class PostgresStore implements Store {
   }
 
   async #query(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return (await this.#pool.query<Row>(sql, params)).rows;
+    return (await this.#pool.query<Row>(prepared(sql, params))).rows;
   }
 
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -173,7 +188,7 @@ export class PostgresStore implements Store {
   }
 
   async #readToken(hash: string): Promise<TokenRecord | undefined> {
-    const [row] = await this.#query("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]);
+    const [row] = await this.#query(READ_TOKEN, [hash.toLowerCase()]);
     return row && toToken(row);
   }
 
@@ -188,13 +203,14 @@ export class PostgresStore implements Store {
 
   async #useToken(db: pg.Pool | pg.PoolClient, hash: string, purpose: TokenPurpose, now: Date) {
     const { rows } = await db.query<Row>(
-      "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING *",
-      [now.getTime(), hash.toLowerCase(), purpose],
+      prepared(
+        "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING *",
+        [now.getTime(), hash.toLowerCase(), purpose],
+      ),
     );
     const [row] = rows;
     if (row) return { ok: true as const, token: toToken(row) };
-    const [current] = (await db.query<Row>("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]))
-      .rows;
+    const [current] = (await db.query<Row>(prepared(READ_TOKEN, [hash.toLowerCase()]))).rows;
     return classifyToken(current && toToken(current), purpose, now);
   }
 
@@ -217,8 +233,10 @@ export class PostgresStore implements Store {
 
   async revoke(revocation: Revocation): Promise<boolean> {
     const { rowCount } = await this.#pool.query(
-      "INSERT INTO revocations (sha256, revoked_at, reason) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-      [revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason],
+      prepared(
+        "INSERT INTO revocations (sha256, revoked_at, reason) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+        [revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason],
+      ),
     );
     return rowCount === 1;
   }
@@ -272,25 +290,24 @@ export class PostgresStore implements Store {
     return this.#transaction(async (client) => {
       let result: ConsumeResult;
       if (isReusable(purpose)) {
-        const [row] = (await client.query<Row>("SELECT * FROM tokens WHERE hash = $1", [hash.toLowerCase()]))
-          .rows;
+        const [row] = (await client.query<Row>(prepared(READ_TOKEN, [hash.toLowerCase()]))).rows;
         result = classifyToken(row && toToken(row), purpose, now);
       } else {
         result = await this.#useToken(client, hash, purpose, now);
       }
       if (!result.ok) return result;
       if (purchase.token) {
-        await client.query(INSERT_TOKEN, tokenValues(purchase.token));
+        await client.query(prepared(INSERT_TOKEN, tokenValues(purchase.token)));
       }
       if (purchase.certificate) {
-        await client.query(INSERT_CERTIFICATE, certificateValues(purchase.certificate));
+        await client.query(prepared(INSERT_CERTIFICATE, certificateValues(purchase.certificate)));
       }
       if (purchase.labels) {
         const { runtimeId, labels } = purchase.labels;
-        await client.query(SET_LABELS, [JSON.stringify(labels), runtimeId]);
+        await client.query(prepared(SET_LABELS, [JSON.stringify(labels), runtimeId]));
       }
       for (const event of purchase.audit) {
-        await client.query(INSERT_AUDIT, auditValues(event));
+        await client.query(prepared(INSERT_AUDIT, auditValues(event)));
       }
       return result;
     });
@@ -298,8 +315,10 @@ export class PostgresStore implements Store {
 
   async revokeLineage(revocation: Revocation): Promise<number> {
     const { rowCount } = await this.#pool.query(
-      `${LINEAGE.replace(":hash", "$1")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, $2, $3 FROM lineage ON CONFLICT (sha256) DO NOTHING`,
-      [revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason],
+      prepared(
+        `${LINEAGE.replace(":hash", "$1")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, $2, $3 FROM lineage ON CONFLICT (sha256) DO NOTHING`,
+        [revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason],
+      ),
     );
     return rowCount ?? 0;
   }
@@ -314,8 +333,10 @@ export class PostgresStore implements Store {
 
   async revokeToken(hash: string, at: Date): Promise<boolean> {
     const { rowCount } = await this.#pool.query(
-      "UPDATE tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL",
-      [at.getTime(), hash.toLowerCase()],
+      prepared("UPDATE tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL", [
+        at.getTime(),
+        hash.toLowerCase(),
+      ]),
     );
     return rowCount === 1;
   }

@@ -2,11 +2,14 @@
 /**
  * The embedded store: one SQLite file through Node's built-in node:sqlite. node:sqlite is
  * synchronous, so each method is one statement or one IMMEDIATE transaction, which also makes it
- * correct when two hub processes share the file (WAL + busy timeout serialise the writers).
+ * correct when several hub processes share the file (WAL + busy timeout serialise the writers).
+ * Statements are prepared once, for the life of the store. A write returns once its commit is on
+ * disk: the commit itself only writes the WAL (`synchronous = NORMAL`), and WalSync flushes it for
+ * every commit made meanwhile at once (docs/store.md#durability).
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { MIGRATIONS_TABLE, migrations } from "./migrations.ts";
 import {
   AUDIT_DEFAULT_LIMIT,
@@ -37,6 +40,7 @@ import type {
   TokenRecord,
 } from "./store.ts";
 import { DuplicateRuntimeError } from "./errors.ts";
+import { WalSync } from "./wal-sync.ts";
 
 export const SQLITE_FILE = "tether-hub.db";
 /** How long a writer waits for another process's write lock before SQLITE_BUSY. */
@@ -59,14 +63,35 @@ export function openSqliteStore(dataDir: string, options: { exclusive?: boolean 
   // Only before the first access in WAL mode does SQLite keep the WAL index off shared memory.
   if (options.exclusive === true) db.exec("PRAGMA locking_mode = EXCLUSIVE");
   db.exec("PRAGMA journal_mode = WAL");
-  return new SqliteStore(db);
+  // COMMIT writes the WAL without fsync; WalSync flushes it before a write is answered.
+  db.exec("PRAGMA synchronous = NORMAL");
+  return new SqliteStore(db, new WalSync(`${file}-wal`));
 }
 
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
+  /** Undefined for an in-memory database, which has no disk to wait for. */
+  readonly #wal: WalSync | undefined;
+  readonly #statements = new Map<string, StatementSync>();
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, wal?: WalSync) {
     this.#db = db;
+    this.#wal = wal;
+  }
+
+  /** The statement for `sql`, prepared on first use and kept; SQLite re-prepares it if the schema changes. */
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Waits until the writes committed so far are on disk. */
+  async #durable(): Promise<void> {
+    await this.#wal?.sync();
   }
 
   /**
@@ -86,11 +111,11 @@ export class SqliteStore implements Store {
   }
 
   #get(sql: string, ...params: (string | number | null)[]): Row | undefined {
-    return this.#db.prepare(sql).get(...params);
+    return this.#prepare(sql).get(...params);
   }
 
   #all(sql: string, ...params: (string | number | null)[]): Row[] {
-    return this.#db.prepare(sql).all(...params);
+    return this.#prepare(sql).all(...params);
   }
 
   async migrate(): Promise<void> {
@@ -107,29 +132,31 @@ export class SqliteStore implements Store {
           .run(m.version, Date.now());
       }
     });
+    await this.#durable();
   }
 
   async ping(): Promise<void> {
-    this.#db
-      .prepare("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
-      .run(Date.now());
+    this.#prepare(
+      "INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+    ).run(Date.now());
+    await this.#durable();
   }
 
   async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
+    await this.#wal?.close();
   }
 
   async createRuntime(runtime: Runtime): Promise<void> {
     try {
-      this.#db
-        .prepare(
-          "INSERT INTO runtimes (id, tenant, grp, labels, created_at, last_seen_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .run(...(runtimeValues(runtime) as (string | number | null)[]));
+      this.#prepare(
+        "INSERT INTO runtimes (id, tenant, grp, labels, created_at, last_seen_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ).run(...(runtimeValues(runtime) as (string | number | null)[]));
     } catch (error) {
       if ((error as { errcode?: number }).errcode === 1555) throw new DuplicateRuntimeError(runtime.id);
       throw error;
     }
+    await this.#durable();
   }
 
   async getRuntime(id: string): Promise<Runtime | undefined> {
@@ -149,41 +176,42 @@ export class SqliteStore implements Store {
 
   async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
     this.#setLabels(id, labels);
+    await this.#durable();
   }
 
   #setLabels(id: string, labels: Record<string, string>): void {
-    this.#db.prepare("UPDATE runtimes SET labels = ? WHERE id = ?").run(JSON.stringify(labels), id);
+    this.#prepare("UPDATE runtimes SET labels = ? WHERE id = ?").run(JSON.stringify(labels), id);
   }
 
   async touchRuntime(id: string, at: Date): Promise<void> {
-    this.#db.prepare("UPDATE runtimes SET last_seen_at = ? WHERE id = ?").run(at.getTime(), id);
+    this.#prepare("UPDATE runtimes SET last_seen_at = ? WHERE id = ?").run(at.getTime(), id);
+    await this.#durable();
   }
 
   async deleteRuntime(id: string, at: Date): Promise<boolean> {
-    return this.#transaction(() => {
-      const changed = this.#db
-        .prepare("UPDATE runtimes SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-        .run(at.getTime(), id).changes;
+    const deleted = this.#transaction(() => {
+      const changed = this.#prepare(
+        "UPDATE runtimes SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+      ).run(at.getTime(), id).changes;
       if (Number(changed) === 0) return false;
-      this.#db
-        .prepare(
-          "INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, ?, 'runtime deleted' FROM certificates WHERE runtime_id = ? ON CONFLICT (sha256) DO NOTHING",
-        )
-        .run(at.getTime(), id);
+      this.#prepare(
+        "INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, ?, 'runtime deleted' FROM certificates WHERE runtime_id = ? ON CONFLICT (sha256) DO NOTHING",
+      ).run(at.getTime(), id);
       return true;
     });
+    await this.#durable();
+    return deleted;
   }
 
   async putToken(token: TokenRecord): Promise<void> {
     this.#insertToken(token);
+    await this.#durable();
   }
 
   #insertToken(token: TokenRecord): void {
-    this.#db
-      .prepare(
-        "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      )
-      .run(...(tokenValues(token) as (string | number | null)[]));
+    this.#prepare(
+      "INSERT INTO tokens (hash, purpose, runtime_id, created_at, expires_at, used_at, labels) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run(...(tokenValues(token) as (string | number | null)[]));
   }
 
   #readToken(hash: string): TokenRecord | undefined {
@@ -197,7 +225,9 @@ export class SqliteStore implements Store {
 
   async consumeToken(hash: string, purpose: TokenPurpose, now: Date): Promise<ConsumeResult> {
     if (isReusable(purpose)) return this.peekToken(hash, purpose, now);
-    return this.#useToken(hash, purpose, now);
+    const result = this.#useToken(hash, purpose, now);
+    if (result.ok) await this.#durable();
+    return result;
   }
 
   /**
@@ -206,25 +236,22 @@ export class SqliteStore implements Store {
    * swallowed while the row reads as used.
    */
   #useToken(hash: string, purpose: TokenPurpose, now: Date): ConsumeResult {
-    const [row] = this.#db
-      .prepare(
-        "UPDATE tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
-      )
-      .all(now.getTime(), hash.toLowerCase(), purpose, now.getTime());
+    const [row] = this.#prepare(
+      "UPDATE tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING *",
+    ).all(now.getTime(), hash.toLowerCase(), purpose, now.getTime());
     if (row) return { ok: true, token: toToken(row) };
     return classifyToken(this.#readToken(hash), purpose, now);
   }
 
   async recordCertificate(cert: CertificateRecord): Promise<void> {
     this.#insertCertificate(cert);
+    await this.#durable();
   }
 
   #insertCertificate(cert: CertificateRecord): void {
-    this.#db
-      .prepare(
-        "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem, parent_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      )
-      .run(...(certificateValues(cert) as (string | number | null)[]));
+    this.#prepare(
+      "INSERT INTO certificates (sha256, runtime_id, serial, not_before, not_after, issuer_sha256, kind, issued_at, pem, parent_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run(...(certificateValues(cert) as (string | number | null)[]));
   }
 
   async getCertificate(sha256: string): Promise<CertificateRecord | undefined> {
@@ -240,11 +267,10 @@ export class SqliteStore implements Store {
   }
 
   async revoke(revocation: Revocation): Promise<boolean> {
-    const result = this.#db
-      .prepare(
-        "INSERT INTO revocations (sha256, revoked_at, reason) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-      )
-      .run(revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason);
+    const result = this.#prepare(
+      "INSERT INTO revocations (sha256, revoked_at, reason) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+    ).run(revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason);
+    await this.#durable();
     return Number(result.changes) === 1;
   }
 
@@ -279,12 +305,16 @@ export class SqliteStore implements Store {
 
   async appendAudit(event: AuditEvent): Promise<void> {
     this.#insertAudit(event);
+    await this.#durable();
   }
 
   #insertAudit(event: AuditEvent): void {
-    this.#db
-      .prepare("INSERT INTO audit (at, type, runtime_id, detail) VALUES (?, ?, ?, ?)")
-      .run(event.at.getTime(), event.type, event.runtimeId, JSON.stringify(event.detail));
+    this.#prepare("INSERT INTO audit (at, type, runtime_id, detail) VALUES (?, ?, ?, ?)").run(
+      event.at.getTime(),
+      event.type,
+      event.runtimeId,
+      JSON.stringify(event.detail),
+    );
   }
 
   async listAudit(filter: { runtimeId?: string; type?: string; limit?: number } = {}): Promise<AuditEvent[]> {
@@ -304,7 +334,7 @@ export class SqliteStore implements Store {
     now: Date,
     purchase: Purchase,
   ): Promise<ConsumeResult> {
-    return this.#transaction(() => {
+    const spent = this.#transaction(() => {
       const result = isReusable(purpose)
         ? classifyToken(this.#readToken(hash), purpose, now)
         : this.#useToken(hash, purpose, now);
@@ -315,14 +345,15 @@ export class SqliteStore implements Store {
       for (const event of purchase.audit) this.#insertAudit(event);
       return result;
     });
+    if (spent.ok) await this.#durable();
+    return spent;
   }
 
   async revokeLineage(revocation: Revocation): Promise<number> {
-    const result = this.#db
-      .prepare(
-        `${LINEAGE.replace(":hash", "?")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, ?, ? FROM lineage WHERE true ON CONFLICT (sha256) DO NOTHING`,
-      )
-      .run(revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason);
+    const result = this.#prepare(
+      `${LINEAGE.replace(":hash", "?")} INSERT INTO revocations (sha256, revoked_at, reason) SELECT sha256, ?, ? FROM lineage WHERE true ON CONFLICT (sha256) DO NOTHING`,
+    ).run(revocation.sha256.toLowerCase(), revocation.revokedAt.getTime(), revocation.reason);
+    await this.#durable();
     return Number(result.changes);
   }
 
@@ -335,9 +366,11 @@ export class SqliteStore implements Store {
   }
 
   async revokeToken(hash: string, at: Date): Promise<boolean> {
-    const result = this.#db
-      .prepare("UPDATE tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL")
-      .run(at.getTime(), hash.toLowerCase());
+    const result = this.#prepare("UPDATE tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL").run(
+      at.getTime(),
+      hash.toLowerCase(),
+    );
+    await this.#durable();
     return Number(result.changes) === 1;
   }
 }

@@ -95,7 +95,7 @@ export async function startHub(
       done();
     },
   });
-  const logger = createLogger({ level: "info", destination });
+  const logger = createLogger({ level: config.logLevel, destination });
   let store = options.store;
   if (!store) {
     const sqlite = openSqliteStore(":memory:");

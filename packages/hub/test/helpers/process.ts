@@ -35,7 +35,8 @@ export function freePort(): Promise<number> {
 export async function spawnHub(
   t: Test,
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  /** startTimeoutMs: how long to wait for "tether hub ready" (default 30 s). */
+  options: { env?: Record<string, string>; cwd?: string; startTimeoutMs?: number } = {},
 ): Promise<HubProcess> {
   const child = spawn(process.execPath, [CLI, "serve", ...args], {
     cwd: options.cwd,
@@ -49,7 +50,7 @@ export async function spawnHub(
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   while (!output.includes("tether hub ready")) {
     if (child.exitCode !== null || Date.now() > deadline) {
       throw new Error(`hub did not start (exit ${child.exitCode}):\n${output}`);
