@@ -1,7 +1,7 @@
 /**
  * `--workers 2` (docs/hub.md#worker-processes): two hub processes behind one pair of listeners and
  * one SQLite file. A one-time token is still won once whichever process takes each connection, a
- * client resumes its TLS session on either process (one ticket key), /metrics adds up both
+ * client's new connections resume its TLS session, /metrics adds up both
  * processes whichever of them answers, and SIGTERM stops them all.
  */
 import { execFileSync } from "node:child_process";
@@ -98,7 +98,9 @@ t.test(
     t.same(
       again.map((a) => [a.reused, a.head.startsWith("HTTP/1.1 200")]),
       Array<[boolean, boolean]>(6).fill([true, true]),
-      "six new connections, spread over both processes, resume the session and are served",
+      // Not proven here: that the shared ticket key is why. A trial with a key per worker resumed too,
+      // which is not yet explained (the closing note of [speed] says so).
+      "six new connections resume the session and are served",
     );
 
     // Whichever process answers, the counts are those of both.
