@@ -5,7 +5,10 @@
  */
 import { isPostgresUrl, openStore } from "./store/open.ts";
 import { buildApp, type HubApp } from "./app.ts";
-import { loadKeyring } from "./ca/keyring.ts";
+import { Audit } from "./audit.ts";
+import { loadKek } from "./ca/kek.ts";
+import { CA_CERT_FILE, loadKeyring } from "./ca/keyring.ts";
+import { CaRotation } from "./ca/rotation.ts";
 import { fileServingCertificate, issuedServingCertificate, type ServingCertificate } from "./ca/serving.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
@@ -13,6 +16,7 @@ import { HubMetrics } from "./metrics.ts";
 import { ensureAdminToken } from "./tokens/admin-token.ts";
 import { systemClock, type Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
+import { join } from "node:path";
 
 export interface RunningHub {
   app: HubApp;
@@ -41,7 +45,29 @@ export async function serve(
   });
   let serving: ServingCertificate | undefined;
   try {
-    const { keyring, certPath } = await loadKeyring({ ...config, clock });
+    const { kek, generated } = await loadKek({
+      kek: config.caKek,
+      kekFile: config.caKekFile,
+      dataDir: config.dataDir,
+    });
+    if (generated && isPostgresUrl(config.store)) {
+      logger.warn(
+        { kek: kek.source },
+        "generated a CA key-encryption key in the data directory: other replicas cannot use the CA keys in the store; give every replica the same --ca-kek-file",
+      );
+    }
+    // The files (or the CA generated into the data directory) only seed a store that has no CA yet.
+    const rotation = await CaRotation.open({
+      store,
+      kek,
+      clock,
+      audit: new Audit(store, clock, logger),
+      log: logger,
+      settings: { ...config.caRotation, supersededGraceMs: config.supersededGraceMs },
+      initial: async () => (await loadKeyring({ ...config, clock })).keyring.active,
+    });
+    const keyring = rotation.keyring;
+    const certPath = config.caCert ?? join(config.dataDir, CA_CERT_FILE);
     const { file: adminTokenFile } = await ensureAdminToken({
       store,
       clock,
@@ -70,6 +96,7 @@ export async function serve(
     const app = await buildApp(config, {
       store,
       keyring,
+      rotation,
       serving,
       clock,
       logger,
