@@ -226,5 +226,6 @@ async function openRotation(
     log: deps.logger,
     settings: { ...config.caRotation, supersededGraceMs: config.supersededGraceMs },
     initial: () => Promise.resolve(deps.keyring.active),
+    local: [deps.keyring.active],
   });
 }

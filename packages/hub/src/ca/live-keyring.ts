@@ -37,8 +37,14 @@ export class LiveKeyring implements CaKeyring {
   readonly #loaded = new Map<string, CertificateAuthority>();
   readonly #listeners: ((keyring: LiveKeyring) => void)[] = [];
 
-  constructor(kek: Kek) {
+  /**
+   * `local`: CAs this replica has from files (`--ca-cert`/`--ca-key`, the data directory). Their keys
+   * are used as they are, so replicas that shared the CA files before rotation existed keep working
+   * without a shared key-encryption key; every CA made since needs one.
+   */
+  constructor(kek: Kek, local: CertificateAuthority[] = []) {
     this.#kek = kek;
+    for (const ca of local) this.#loaded.set(ca.sha256, ca);
   }
 
   onChange(listener: (keyring: LiveKeyring) => void): void {

@@ -85,6 +85,8 @@ export class CaRotation {
     log: FastifyBaseLogger;
     settings: RotationSettings;
     initial: () => Promise<CertificateAuthority>;
+    /** CAs this replica holds in files; see LiveKeyring. */
+    local?: CertificateAuthority[];
   }): Promise<CaRotation> {
     const { store, kek, clock, audit } = options;
     if ((await store.caGeneration()) === 0) {
@@ -108,7 +110,7 @@ export class CaRotation {
       // not-first: another replica starting at the same moment stored its CA first; that one counts.
       if (result.ok) audit.logged([event]);
     }
-    const rotation = new CaRotation({ ...options, keyring: new LiveKeyring(kek) });
+    const rotation = new CaRotation({ ...options, keyring: new LiveKeyring(kek, options.local) });
     await rotation.#reload();
     return rotation;
   }

@@ -43,7 +43,11 @@ export interface CaPhaseChange {
 
 export type CaChangeResult =
   | { ok: true; generation: number }
-  | { ok: false; reason: "exists" | "not-first" | "next-exists" | "unknown" | "phase"; message: string };
+  | {
+      ok: false;
+      reason: "exists" | "not-first" | "no-active" | "next-exists" | "unknown" | "phase";
+      message: string;
+    };
 
 export interface CaCertificateCount {
   issuerSha256: string;
@@ -60,7 +64,7 @@ export interface CaStore {
   caGeneration(): Promise<number>;
   /**
    * Adds a CA with its audit events, in one transaction: `active` only into an empty table (the first
-   * CA of a hub), `next` only while there is no next CA. Any other phase is a programming error.
+   * CA of a hub), `next` only beside an active CA and while there is no next CA. Any other phase is a programming error.
    */
   addCa(ca: NewCa, audit: AuditEvent[]): Promise<CaChangeResult>;
   /**
@@ -149,6 +153,8 @@ export function planAddCa(
   if (current.some((c) => c.sha256 === sha256)) return refuse("exists", `The CA ${sha256} is known already.`);
   if (ca.phase === "active" && current.length > 0)
     return refuse("not-first", "The hub has a CA already; a new one starts as next.");
+  if (ca.phase === "next" && !current.some((c) => c.phase === "active"))
+    return refuse("no-active", "The hub has no active CA yet; the first CA is active.");
   if (ca.phase === "next" && current.some((c) => c.phase === "next"))
     return refuse("next-exists", "A next CA is prepared already: activate or retire it first.");
   if (ca.phase !== "active" && ca.phase !== "next") throw new Error(`addCa: phase ${ca.phase}`);
