@@ -34,6 +34,8 @@ export interface RotationSettings {
   renewalWindowMs: number;
   /** A renewed certificate stays live this long (the mTLS check's grace). */
   supersededGraceMs: number;
+  /** How often automatic mode looks; AUTO_CHECK_MS unless a test says otherwise. */
+  autoCheckMs?: number;
 }
 
 /** How often automatic mode looks; its decisions are about days, so a minute is plenty. */
@@ -149,7 +151,9 @@ export class CaRotation {
       }
     };
     void loop(this.#settings.refreshMs, () => this.refresh(), "CA keyring refresh");
-    if (this.#settings.autoRotate) void loop(AUTO_CHECK_MS, () => this.autoStep(), "automatic CA rotation");
+    if (this.#settings.autoRotate) {
+      void loop(this.#settings.autoCheckMs ?? AUTO_CHECK_MS, () => this.autoStep(), "automatic CA rotation");
+    }
   }
 
   /** Resolves when the step in progress (refresh or automatic) has finished: tests wait on it. */
