@@ -331,10 +331,10 @@ t.test(
     t.equal(b.keyring.active.sha256, newCa, "B noticed within --ca-refresh");
     t.equal(b.keyring.trusted.length, 2, "and trusts the retiring CA too");
     // B's agent trusted the old CA only; its serving certificate is now from the new one.
-    b.caPem = b.keyring.trusted.map((ca) => ca.certPem).join("");
-    await b.agent.close();
-    b.agent = new Agent({ connect: { ca: b.caPem } });
-    const spoke = await enrol(t, b);
+    const caPem = b.keyring.trusted.map((ca) => ca.certPem).join("");
+    const agent = new Agent({ connect: { ca: caPem } });
+    t.teardown(() => agent.close());
+    const spoke = await enrol(t, { ...b, caPem, agent });
     t.equal(sha256Of(decodeBase64Pem(spoke.response.caCrt)), newCa, "B signs with the new CA");
     const bundle = await call<TrustBundle>(b.publicUrl + TRUST, { dispatcher: spoke.agent });
     t.match(bundle.body, { phase: "activated", activeSha256: newCa }, "B's trust bundle");

@@ -142,7 +142,7 @@ export function runCaStoreConformance(t: Test, factory: StoreFactory): void {
   );
 
   if (factory.reopen) {
-    const reopen = factory.reopen;
+    const reopen = factory.reopen.bind(factory);
     t.test("CAs: two replicas activating or preparing at once, exactly one wins each", async (t) => {
       const a = await factory.open();
       t.teardown(() => a.close());
