@@ -119,6 +119,14 @@ try {
     headers: { ...admin, "content-type": "application/json" },
     body: "{}",
   });
+  // Spokes read the bundle while the next CA is prepared: they trust the new serving certificate.
+  const first = spokes[0]!;
+  const reader = new Agent({ connect: { ca: oldCaPem, cert: first.certPem, key: first.keyPem } });
+  const prepared = await json<TrustBundle>(`${publicUrl}/v1/runtimes/management/trust`, {
+    dispatcher: reader,
+  });
+  await reader.close();
+  const trustPem = decodeBase64Pem(prepared.serverCas);
   const activated = await json<CaStatus>(`${internalUrl}/v1/cas/activation`, {
     method: "POST",
     headers: { ...admin, "content-type": "application/json" },
@@ -129,7 +137,6 @@ try {
   const oldCa = sha256Of(oldCaPem);
 
   let moved = 0;
-  let trustPem = "";
   const moveMs = await pool(SPOKES, async (i) => {
     const spoke = spokes[i]!;
     // The spoke trusts what it read last: the old CA and, after its first read, the bundle.
@@ -140,7 +147,6 @@ try {
       const trust = await json<TrustBundle>(`${publicUrl}/v1/runtimes/management/trust`, {
         dispatcher: agent,
       });
-      trustPem ||= decodeBase64Pem(trust.serverCas);
       // Every spoke's certificate comes from the old CA: IssuerRotated.
       if (trust.activeSha256 !== oldCa) {
         const key = await generateKeyPair("ecdsa-p256");
