@@ -27,7 +27,7 @@ export default tseslint.config(
   },
   {
     // tap's assertion helpers return promises that tap itself awaits.
-    files: ["**/test/**", "e2e/test/**", "**/*.test.ts", "**/conformance.ts"],
+    files: ["**/test/**", "e2e/test/**", "**/*.test.ts", "**/conformance.ts", "**/ca-conformance.ts"],
     rules: {
       "@typescript-eslint/no-floating-promises": "off",
       "@typescript-eslint/no-unsafe-assignment": "off",

@@ -41,6 +41,8 @@ import type {
 } from "./store.ts";
 import { DuplicateRuntimeError } from "./errors.ts";
 import { WalSync } from "./wal-sync.ts";
+import { sqliteCas } from "./ca-sqlite.ts";
+import type { CaCertificateCount, CaChangeResult, CaPhaseChange, CaRecord, NewCa } from "./cas.ts";
 
 export const SQLITE_FILE = "tether-hub.db";
 /** How long a writer waits for another process's write lock before SQLITE_BUSY. */
@@ -372,5 +374,37 @@ export class SqliteStore implements Store {
     );
     await this.#durable();
     return Number(result.changes) === 1;
+  }
+
+  async listCas(): Promise<CaRecord[]> {
+    return sqliteCas.listCas(this.#db);
+  }
+
+  async caGeneration(): Promise<number> {
+    return sqliteCas.caGeneration(this.#db);
+  }
+
+  async addCa(ca: NewCa, audit: AuditEvent[]): Promise<CaChangeResult> {
+    const result = sqliteCas.addCa(this.#db, ca, audit);
+    await this.#durable();
+    return result;
+  }
+
+  async changeCaPhases(changes: CaPhaseChange[], at: Date, audit: AuditEvent[]): Promise<CaChangeResult> {
+    const result = sqliteCas.changeCaPhases(this.#db, changes, at, audit);
+    await this.#durable();
+    return result;
+  }
+
+  async caCertificateCounts(now: Date, supersededBefore: Date): Promise<CaCertificateCount[]> {
+    return sqliteCas.caCertificateCounts(this.#db, now, supersededBefore);
+  }
+
+  async recordTrustSeen(runtimeId: string, generation: number, at: Date): Promise<void> {
+    sqliteCas.recordTrustSeen(this.#db, runtimeId, generation, at);
+  }
+
+  async countTrustSeen(generation: number): Promise<number> {
+    return sqliteCas.countTrustSeen(this.#db, generation);
   }
 }

@@ -19,8 +19,9 @@ interface Claims {
 }
 
 /**
- * The signing secret, derived from the active CA key: every replica sharing the CA (and the store)
- * accepts the tokens of the others, and nothing new has to be kept. A new CA voids the tokens.
+ * The signing secret, derived from the key of the CA given (app.ts passes the hub's founding CA, which
+ * CA rotation never replaces): every replica sharing the store accepts the tokens of the others, and
+ * nothing new has to be kept.
  */
 export async function scopedAdminSecret(keyring: CaKeyring): Promise<Buffer> {
   const pkcs8 = await crypto.subtle.exportKey("pkcs8", keyring.active.key.privateKey);
