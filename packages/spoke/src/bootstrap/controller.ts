@@ -19,6 +19,7 @@ import {
   type HeldCredential,
   heldFromIssued,
   inspectSecret,
+  pemFingerprints,
   secretLabel,
   writeCredentialSecret,
 } from "../credential/secret.ts";
@@ -26,7 +27,7 @@ import type { ControllerDeps } from "../runtime/deps.ts";
 import type { ExchangeStep } from "../enrolment/exchange-failure.ts";
 import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchange.ts";
 import { HubError } from "../hub-client/errors.ts";
-import type { SecretReference } from "../kube/types.ts";
+import type { CentralConnection, SecretReference } from "../kube/types.ts";
 import { type HubKubeconfigVerdict, judgeHubKubeconfig } from "../policy/hub-kubeconfig.ts";
 import type { Violation } from "../policy/chain.ts";
 import { type BootstrapKubeconfig, readBootstrapKubeconfig } from "./bootstrap-kubeconfig.ts";
@@ -98,12 +99,16 @@ export class BootstrapController {
     const secret = await kube.secrets.get(this.#ref.namespace, this.#ref.name);
     const inspected = await inspectSecret(this.#ref, secret, now);
     const bootstrap = await this.#readBootstrap();
+    const connection = await kube.centralConnections.get(config.clusterName);
     const verdict = judgeHubKubeconfig({
       credential: inspected.state,
       hubKubeconfig: inspected.kubeconfig,
       bootstrap: bootstrap?.view,
       clusterName: config.clusterName,
       now,
+      serverCaHistory: inspected.serverCaHistory,
+      bootstrapCaSha256: fingerprintsOf(bootstrap?.view?.caPem),
+      retiredCertificateSha256: retiredCertificate(connection),
     });
     return { verdict, held: inspected.held, bootstrap };
   }
@@ -242,6 +247,22 @@ export class BootstrapController {
     return text === undefined
       ? undefined
       : readBootstrapKubeconfig(`bootstrap kubeconfig ${this.#o.config.kubeconfigFile}`, text);
+  }
+}
+
+/** The certificate the hub refused as one of a retired CA, as the connection's status says. */
+export function retiredCertificate(connection: CentralConnection | undefined): string | undefined {
+  const ready = connection?.status?.conditions?.find((c) => c.type === "Ready");
+  return ready?.status === "False" && ready.reason === "IssuerRetired"
+    ? connection?.status?.certificateStatus?.sha256
+    : undefined;
+}
+
+function fingerprintsOf(pem: string | undefined): string[] {
+  try {
+    return pemFingerprints(pem);
+  } catch {
+    return [];
   }
 }
 

@@ -12,7 +12,17 @@ import type { CustomResource } from "../kube/types.ts";
 export type EventType = "Normal" | "Warning";
 
 /** The reasons an operator sees on the CRs' Events. */
-export type EventReason = "Issued" | "IssueFailed" | "Renewed" | "RenewalFailed" | "SyncFailed" | "Revoked";
+export type EventReason =
+  | "Issued"
+  | "IssueFailed"
+  | "Renewed"
+  | "RenewalFailed"
+  | "SyncFailed"
+  | "Revoked"
+  | "IssuerRetired"
+  | "TrustUpdated"
+  | "RotationRenewalScheduled"
+  | "RotationComplete";
 
 export interface EventRecorder {
   record(object: CustomResource, type: EventType, reason: EventReason, message: string): void;
