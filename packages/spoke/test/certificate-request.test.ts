@@ -45,7 +45,7 @@ t.test("a token URL becomes a Secret, a Ready CentralConnection, and the request
   t.equal(connection.status?.certificateStatus?.sha256, leaf.sha256);
   t.equal(connection.status?.certificateStatus?.notAfter, leaf.notAfter.toISOString());
   t.same(agent.eventReasons("c1"), ["CertificateRequest/Issued", "CentralConnection/Issued"]);
-  t.same(agent.hub.calls, ["info", "issue", "management"]);
+  t.same(agent.hub.calls, ["info", "issue", "management", "trust"]);
 });
 
 t.test("the key follows the advertised key-algorithm", async (t) => {

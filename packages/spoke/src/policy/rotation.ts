@@ -27,16 +27,22 @@ export interface RotationInput extends TrustInput {
 }
 
 /**
- * A fleet spread over the hub's renewal window: FNV-1a of the connection's uid, so the moment is the
- * same on every replica and after a restart, yet differs from cluster to cluster.
+ * A fleet spread over the hub's renewal window: a hash of the connection's uid, so the moment is the
+ * same on every replica and after a restart, yet differs from cluster to cluster. FNV-1a alone
+ * leaves the high bits of similar uids clustered; murmur3's finaliser spreads them.
  */
 export function connectionJitter(uid: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < uid.length; i++) {
     hash ^= uid.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+    hash = Math.imul(hash, 0x01000193);
   }
-  return hash / 2 ** 32;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return (hash >>> 0) / 2 ** 32;
 }
 
 /** When a certificate of a non-active CA is renewed: `jitter` of the window after the switch was seen. */

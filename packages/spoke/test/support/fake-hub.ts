@@ -55,7 +55,7 @@ export class FakeHub implements HubClient {
   trustSupported = true;
   renewalWindowSeconds = 0;
   /** The serving certificate chains to a public root: serverCas is empty. */
-  publicServing = false;
+  publicServing = true;
 
   constructor(clock: Clock) {
     this.clock = clock;
