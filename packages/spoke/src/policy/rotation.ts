@@ -9,11 +9,7 @@ import { type Chain, evaluate } from "./chain.ts";
 import { type TrustInput, issuerNotActive, shortSha, trustIncomplete } from "./checks.ts";
 
 export type RotatingReason =
-  | "TrustUpdatePending"
-  | "RenewalScheduled"
-  | "NoRotation"
-  | "NextCaTrusted"
-  | "RotationComplete";
+  "TrustUpdatePending" | "RenewalScheduled" | "NoRotation" | "NextCaTrusted" | "RotationComplete";
 
 export interface RotatingVerdict {
   status: "True" | "False";

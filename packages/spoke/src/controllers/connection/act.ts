@@ -248,8 +248,7 @@ async function readTrust(
   outcome.trust = {
     phase: bundle.phase,
     activeSha256: bundle.activeSha256,
-    activeSince:
-      previous?.activeSha256 === bundle.activeSha256 ? previous.activeSince : now.toISOString(),
+    activeSince: previous?.activeSha256 === bundle.activeSha256 ? previous.activeSince : now.toISOString(),
     renewalWindowSeconds: bundle.renewalWindowSeconds,
     cas: bundle.cas.map(({ sha256, phase, notAfter }) => ({ sha256, phase, notAfter })),
   };
