@@ -91,7 +91,7 @@ export interface SynchronizationStatus {
 }
 
 /**
- * The hub's trust bundle as this connection last read it (docs/resources.md#ca-rotation): what the
+ * The hub's trust bundle as this connection last read it (docs/resources.md#certificateauthorityrotating-condition): what the
  * CertificateAuthorityRotating condition and the IssuerRotated renewal are judged against between syncs.
  */
 export interface TrustBundleStatus {
