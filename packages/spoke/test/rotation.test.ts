@@ -236,8 +236,8 @@ t.test("offline past retirement, bootstrap-joined: the agent restarts and joins 
   const logger = pino({ level: "silent" });
   const token = hub.bootstrapToken("edge-1");
   const file = buildBootstrapKubeconfig({ server: hubOrigin, caPem: hub.ca.certPem, token });
-  // The hub's serving certificate comes from a CA that does not rotate (a company or public root).
-  hub.publicServing = true;
+  // The hub serves with a certificate of its own CA: the bootstrap kubeconfig trusts only the old one.
+  hub.publicServing = false;
   const config = parseConfig(
     [
       "--no-leader-elect",
@@ -271,9 +271,15 @@ t.test("offline past retirement, bootstrap-joined: the agent restarts and joins 
   const issuerOf = async () =>
     pemFingerprints(splitPemBundle(decode((await secret())?.data?.["tls.crt"]))[1])[0];
   t.equal(await issuerOf(), oldCa);
+  const newCa = await hub.rotate();
+  while (
+    !pemFingerprints(parseKubeconfig(decode((await secret())?.data?.kubeconfig)).caPem).includes(newCa)
+  ) {
+    await clock.advance(10_000);
+    await flush();
+  }
 
   hub.down = unreachable();
-  await hub.rotate();
   hub.activate();
   hub.retire();
   await clock.advance(MINUTE);
@@ -304,6 +310,10 @@ t.test("offline past retirement, bootstrap-joined: the agent restarts and joins 
   const again = second.run(stop.signal);
   for (let i = 0; i < 100 && (await issuerOf()) === oldCa; i++) await flush();
   t.equal(await issuerOf(), hub.ca.sha256, "joined again: a certificate of the new CA");
+  t.ok(
+    pemFingerprints(hub.infoCalls.at(-1)?.caPem).includes(newCa),
+    "the join trusts the CA the hub kubeconfig learned, which the bootstrap kubeconfig predates",
+  );
   for (let i = 0; i < 100; i++) {
     const connection = await kube.centralConnections.get("edge-1");
     if (condition(connection!, "Ready")?.status === "True") break;

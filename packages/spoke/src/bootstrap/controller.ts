@@ -11,7 +11,7 @@
  * Secret's layout (credential/) with the CertificateRequest controller.
  */
 import { type CsrInfo, routes } from "@tether/shared/contract";
-import { parseSubject } from "@tether/shared/pki";
+import { parseSubject, splitPemBundle } from "@tether/shared/pki";
 import type { BootstrapConfig } from "../config.ts";
 import { backoffDelay, defaultBackoff } from "../runtime/backoff.ts";
 import { upsertConnection } from "../enrolment/connection-upsert.ts";
@@ -28,7 +28,7 @@ import type { ExchangeStep } from "../enrolment/exchange-failure.ts";
 import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchange.ts";
 import { HubError } from "../hub-client/errors.ts";
 import type { CentralConnection, SecretReference } from "../kube/types.ts";
-import { type HubKubeconfigVerdict, judgeHubKubeconfig } from "../policy/hub-kubeconfig.ts";
+import { type HubKubeconfigVerdict, judgeHubKubeconfig, sameHub } from "../policy/hub-kubeconfig.ts";
 import type { Violation } from "../policy/chain.ts";
 import { type BootstrapKubeconfig, readBootstrapKubeconfig } from "./bootstrap-kubeconfig.ts";
 
@@ -93,6 +93,12 @@ export class BootstrapController {
     verdict: HubKubeconfigVerdict;
     held?: HeldCredential;
     bootstrap?: BootstrapKubeconfig;
+    /**
+     * The hub kubeconfig's CA when it names the bootstrap's hub (its CA possibly moved on by a CA
+     * rotation): a join trusts it too, since the hub's serving certificate may come from a CA the
+     * bootstrap kubeconfig predates.
+     */
+    learnedCaPem?: string;
   }> {
     const { kube, clock, config } = this.#o;
     const now = clock.now();
@@ -100,7 +106,7 @@ export class BootstrapController {
     const inspected = await inspectSecret(this.#ref, secret, now);
     const bootstrap = await this.#readBootstrap();
     const connection = await kube.centralConnections.get(config.clusterName);
-    const verdict = judgeHubKubeconfig({
+    const input = {
       credential: inspected.state,
       hubKubeconfig: inspected.kubeconfig,
       bootstrap: bootstrap?.view,
@@ -109,8 +115,13 @@ export class BootstrapController {
       serverCaHistory: inspected.serverCaHistory,
       bootstrapCaSha256: fingerprintsOf(bootstrap?.view?.caPem),
       retiredCertificateSha256: retiredCertificate(connection),
-    });
-    return { verdict, held: inspected.held, bootstrap };
+    };
+    const verdict = judgeHubKubeconfig(input);
+    const learnedCaPem =
+      input.hubKubeconfig && input.bootstrap && sameHub(input) === undefined
+        ? input.hubKubeconfig.caPem
+        : undefined;
+    return { verdict, held: inspected.held, bootstrap, learnedCaPem };
   }
 
   /** Decides, then joins if needed, retrying with backoff; resolves once joined or when `signal` aborts. */
@@ -122,7 +133,7 @@ export class BootstrapController {
     for (let attempt = 1; !signal.aborted; attempt++) {
       let step: ExchangeStep = "input";
       try {
-        const { verdict, held, bootstrap } = await this.decide();
+        const { verdict, held, bootstrap, learnedCaPem } = await this.decide();
         if (verdict.valid && held) {
           logger.info(
             { reason: verdict.reason, secret: secretLabel(this.#ref) },
@@ -137,7 +148,7 @@ export class BootstrapController {
             `hub kubeconfig is not valid, bootstrapping: ${verdict.message}`,
           );
         }
-        return this.#ran(await this.#join(bootstrap, progress, (next) => (step = next)));
+        return this.#ran(await this.#join(bootstrap, learnedCaPem, progress, (next) => (step = next)));
       } catch (error) {
         this.#settle?.();
         const failure = describeJoinFailure(step, error);
@@ -169,6 +180,7 @@ export class BootstrapController {
   /** `bootstrap`: as the decision just read it. */
   async #join(
     bootstrap: BootstrapKubeconfig | undefined,
+    learnedCaPem: string | undefined,
     progress: ExchangeProgress,
     at: (step: ExchangeStep) => void,
   ): Promise<HeldCredential> {
@@ -183,7 +195,11 @@ export class BootstrapController {
       throw new JoinError("BootstrapKubeconfigInvalid", bootstrap.problem ?? "unusable bootstrap kubeconfig");
     }
     const { server, token, caPem, proxyUrl } = bootstrap.view;
-    const trust = caPem ?? this.#o.hubCaPem;
+    const bootstrapTrust = caPem ?? this.#o.hubCaPem;
+    const trust =
+      learnedCaPem === undefined || bootstrapTrust === undefined
+        ? bootstrapTrust
+        : [...new Set([...splitPemBundle(bootstrapTrust), ...splitPemBundle(learnedCaPem)])].join("");
     const credentials = await exchangeToken(
       hub,
       {
