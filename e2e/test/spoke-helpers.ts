@@ -140,7 +140,7 @@ export async function startSpoke(
   t: TestLike,
   options: {
     kubeconfig: string;
-    hub: Hub;
+    hub: Pick<Hub, "caFile">;
     identity: string;
     args?: string[];
     /**
@@ -150,6 +150,8 @@ export async function startSpoke(
     uninstrumented?: boolean;
     /** The TypeScript sources (default) or the bundle the image ships. */
     build?: ProgramBuild;
+    /** The agent's namespace (default tether-system). */
+    namespace?: string;
   },
 ): Promise<Spoke> {
   const spokeCli = await programPath("spoke", options.build);
@@ -162,7 +164,8 @@ export async function startSpoke(
       ...(options.uninstrumented ? ["-u", "NODE_OPTIONS", "-u", "NODE_V8_COVERAGE", process.execPath] : []),
       spokeCli,
       "run",
-      ...["--kubeconfig", options.kubeconfig, "--namespace", namespace, "--hub-ca-file", options.hub.caFile],
+      ...["--kubeconfig", options.kubeconfig, "--namespace", options.namespace ?? namespace],
+      ...["--hub-ca-file", options.hub.caFile],
       ...["--health-addr", `127.0.0.1:${health}`, "--metrics-addr", `127.0.0.1:${metrics}`],
       ...(options.args ?? []),
     ],
