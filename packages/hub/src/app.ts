@@ -8,11 +8,13 @@ import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { ErrorMessages } from "@tether/shared/contract";
-import { trustBundlePem, type CaKeyring } from "@tether/shared/pki";
+import { createKeyring, trustBundlePem, type CaKeyring } from "@tether/shared/pki";
 import { systemClock, type Clock } from "@tether/shared/time";
 import { Audit } from "./audit.ts";
 import { CrlPublisher } from "./ca/crl.ts";
 import { Issuer } from "./ca/issuer.ts";
+import { loadKek } from "./ca/kek.ts";
+import { CaRotation } from "./ca/rotation.ts";
 import type { ServingCertificate, ServingCredentials } from "./ca/serving.ts";
 import type { HubConfig } from "./config.ts";
 import { HttpError } from "./errors.ts";
@@ -27,6 +29,7 @@ import { enrolmentRoutes } from "./routes/enrolment.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { managementRoutes } from "./routes/management.ts";
 import { openApiRoutes, registerOpenApi } from "./routes/openapi.ts";
+import { trustRoutes } from "./routes/trust.ts";
 import { guardStore } from "./store/guard.ts";
 import type { Store } from "./store/store.ts";
 import { scopedAdminSecret } from "./tokens/scoped-admin.ts";
@@ -35,7 +38,10 @@ import { PublicUrls } from "./urls.ts";
 
 export interface HubDeps {
   store: Store;
+  /** The first active CA of a store that has none yet; ignored when `rotation` is given. */
   keyring: CaKeyring;
+  /** The CAs kept in the store (ca/rotation.ts); without it, one is opened on the store with `keyring`. */
+  rotation?: CaRotation;
   serving: ServingCertificate;
   clock?: Clock;
   logger?: Logger;
@@ -53,13 +59,16 @@ export interface HubApp {
 }
 
 export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp> {
-  const { keyring, serving } = deps;
+  const { serving } = deps;
   const store = guardStore(deps.store);
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const metrics = deps.metrics ?? new HubMetrics();
-  metrics.setKeyring(keyring);
   const audit = new Audit(store, clock, logger);
+  const rotation = deps.rotation ?? (await openRotation(config, { ...deps, store, clock, logger, audit }));
+  // Every part reads this keyring at use, so a phase change reaches them all without a restart.
+  const keyring = rotation.keyring;
+  metrics.setKeyring(keyring);
   const urls = new PublicUrls(config.publicUrl);
   const context: HubContext = {
     config,
@@ -83,7 +92,9 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     clients: new ClientAuthenticator({ keyring, store, clock, supersededGraceMs: config.supersededGraceMs }),
     crls: new CrlPublisher({ keyring, store, clock, validityMs: config.crlValidityMs }),
     urls,
-    scopedAdminSecret: await scopedAdminSecret(keyring),
+    // The founding CA's key, not the active one's: rotation must not void every scoped token.
+    scopedAdminSecret: await scopedAdminSecret(createKeyring(keyring.founding)),
+    rotation,
   };
 
   // The CA list sent in the handshake is the trust bundle, so that curl, Go and openssl clients offer
@@ -130,6 +141,11 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   });
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
   serving.onChange((credentials) => external.server.setSecureContext(tlsOptions(credentials)));
+  // A prepared or retired CA changes the CA list the handshake offers to clients.
+  keyring.onChange(() => {
+    metrics.setKeyring(keyring);
+    external.server.setSecureContext(tlsOptions(serving.current()));
+  });
   const internal: FastifyInstance = Fastify({
     loggerInstance: baseLogger.child({ listener: "internal" }),
     http: nodeServer,
@@ -158,6 +174,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   // Each routes plugin is its own scope, so that its hooks (mTLS, admin token) apply to it alone.
   await external.register(enrolmentRoutes, context);
   await external.register(managementRoutes, context);
+  await external.register(trustRoutes, context);
   await external.register(crlRoutes, context);
   await external.register(healthRoutes, context);
   await external.register(openApiRoutes, context);
@@ -180,6 +197,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     async listen() {
       await external.listen({ host: config.listen.host, port: config.listen.port });
       await internal.listen({ host: config.internalListen.host, port: config.internalListen.port });
+      rotation.start();
       return {
         external: external.server.address() as AddressInfo,
         internal: internal.server.address() as AddressInfo,
@@ -188,7 +206,26 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     async close() {
       closing = true;
       serving.stop();
+      rotation.stop();
       await Promise.all([external.close(), internal.close()]);
     },
   };
+}
+
+/** A store without CAs gets `deps.keyring`'s active CA; the key-encryption key follows the flags. */
+async function openRotation(
+  config: HubConfig,
+  deps: { store: Store; keyring: CaKeyring; clock: Clock; logger: Logger; audit: Audit },
+): Promise<CaRotation> {
+  const { kek } = await loadKek({ kek: config.caKek, kekFile: config.caKekFile, dataDir: config.dataDir });
+  return CaRotation.open({
+    store: deps.store,
+    kek,
+    clock: deps.clock,
+    audit: deps.audit,
+    log: deps.logger,
+    settings: { ...config.caRotation, supersededGraceMs: config.supersededGraceMs },
+    initial: () => Promise.resolve(deps.keyring.active),
+    local: [deps.keyring.active],
+  });
 }

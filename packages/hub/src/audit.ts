@@ -17,7 +17,11 @@ export type AuditType =
   | "certificate.revoked"
   | "runtime.created"
   | "runtime.labels.replaced"
-  | "runtime.deleted";
+  | "runtime.deleted"
+  | "ca.added"
+  | "ca.prepared"
+  | "ca.activated"
+  | "ca.retired";
 
 export class Audit {
   readonly #store: Store;

@@ -3,6 +3,7 @@
  * `tether-hub`: `serve` runs the hub; the other commands talk to a running hub's internal API.
  * From the repository: `pnpm tether-hub <command>` (or `./dev pnpm tether-hub <command>`).
  */
+import { ca } from "./cli/ca-commands.ts";
 import { adminToken, bootstrapKubeconfig, revoke, runtimes, tokenCreate } from "./cli/commands.ts";
 import { ConfigError, flagsHelp, parseConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
@@ -21,6 +22,11 @@ const USAGE = `usage: tether-hub <command> [flags]
   admin-token                              print the admin token kept in --data-dir
   admin-token create --scope S[,S...] --ttl 24h   mint a scoped, expiring admin token (JWT)
   admin-token revoke --id ID               revoke a scoped admin token
+  ca status [-o table|json]                every hub CA: phase, expiry, live certificates, spokes that trust / hold it
+  ca rotate [--algorithm A | --ca-cert F --ca-key F]
+                                           prepare the next CA (published to spokes, not signing yet)
+  ca activate [SHA256]                     the next CA signs from now on; the active one keeps being trusted
+  ca retire SHA256 [--force]               stop trusting a CA (refused while its live certificates remain)
 
 client flags (every command but serve):
   --internal-url URL   internal API (default http://127.0.0.1:8080)  [TETHER_HUB_INTERNAL_URL]
@@ -55,6 +61,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   runtimes,
   revoke,
   "admin-token": adminToken,
+  ca,
   token: async ([sub, ...rest]) => {
     if (sub !== "create") throw new ConfigError("token create --tenant T --group G [...]");
     await tokenCreate(rest);

@@ -52,6 +52,16 @@ export interface HubConfig {
   supersededGraceMs: number;
   /** Per listener: what a client may hold open, and for how long, before the hub closes it. */
   connections: ConnectionLimits;
+  /** The key-encryption key of the CA keys in the store, as text; or the file holding it (docs/pki.md#ca-rotation). */
+  caKek: string | undefined;
+  caKekFile: string | undefined;
+  caRotation: {
+    autoRotate: boolean;
+    rotateBeforeMs: number;
+    preparePeriodMs: number;
+    renewalWindowMs: number;
+    refreshMs: number;
+  };
 }
 
 export interface ConnectionLimits {
@@ -91,6 +101,39 @@ const FLAGS = {
   },
   "ca-cert": { type: "string", help: "CA certificate PEM (an intermediate may carry its chain)" },
   "ca-key": { type: "string", help: "CA private key PEM" },
+  "ca-kek": {
+    type: "string",
+    help: "key-encryption key of the CA keys in the store (32 bytes, base64); prefer the env var or --ca-kek-file",
+  },
+  "ca-kek-file": {
+    type: "string",
+    help: "file holding the key-encryption key (default: <data-dir>/ca-kek, generated)",
+  },
+  "ca-auto-rotate": {
+    type: "string",
+    default: "false",
+    help: "true: prepare, activate and retire CAs by themselves",
+  },
+  "ca-rotate-before": {
+    type: "string",
+    default: "180d",
+    help: "automatic mode prepares the next CA when the active one has less left",
+  },
+  "ca-prepare-period": {
+    type: "string",
+    default: "7d",
+    help: "how long a next CA is published before automatic mode activates it",
+  },
+  "ca-renewal-window": {
+    type: "string",
+    default: "1h",
+    help: "spokes renew away from a non-active CA at a random moment within this window",
+  },
+  "ca-refresh": {
+    type: "string",
+    default: "5s",
+    help: "how often a replica checks the store for CA changes",
+  },
   "tls-cert": { type: "string", help: "serving certificate PEM (+chain), reloaded on change" },
   "tls-key": { type: "string", help: "serving private key PEM" },
   "tls-ca": { type: "string", help: "CA of --tls-cert to hand out as caBundle (private CAs only)" },
@@ -231,6 +274,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     throw new ConfigError("--header-timeout: at most --request-timeout");
   }
   pair("ca-cert", "ca-key");
+  const autoRotate = required("ca-auto-rotate");
+  if (autoRotate !== "true" && autoRotate !== "false") {
+    throw new ConfigError(`--ca-auto-rotate: "${autoRotate}" is not true or false`);
+  }
+  if (duration("ca-prepare-period") >= duration("ca-rotate-before")) {
+    throw new ConfigError("--ca-prepare-period: must be shorter than --ca-rotate-before");
+  }
+  if (duration("ca-refresh") < 100) throw new ConfigError("--ca-refresh: at least 100ms");
+  if (get("ca-kek") !== undefined && get("ca-kek-file") !== undefined) {
+    throw new ConfigError("--ca-kek and --ca-kek-file: give one of them");
+  }
   pair("tls-cert", "tls-key");
 
   return {
@@ -273,6 +327,15 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       headerTimeoutMs: timeout("header-timeout"),
       requestTimeoutMs: timeout("request-timeout"),
       idleTimeoutMs: timeout("idle-timeout"),
+    },
+    caKek: get("ca-kek"),
+    caKekFile: get("ca-kek-file"),
+    caRotation: {
+      autoRotate: autoRotate === "true",
+      rotateBeforeMs: duration("ca-rotate-before"),
+      preparePeriodMs: duration("ca-prepare-period"),
+      renewalWindowMs: duration("ca-renewal-window"),
+      refreshMs: duration("ca-refresh"),
     },
   };
 }

@@ -5,7 +5,10 @@
  */
 import { isPostgresUrl, openStore } from "./store/open.ts";
 import { buildApp, type HubApp } from "./app.ts";
-import { loadKeyring } from "./ca/keyring.ts";
+import { Audit } from "./audit.ts";
+import { loadKek } from "./ca/kek.ts";
+import { CA_CERT_FILE, loadKeyring } from "./ca/keyring.ts";
+import { CaRotation } from "./ca/rotation.ts";
 import { fileServingCertificate, issuedServingCertificate, type ServingCertificate } from "./ca/serving.ts";
 import { ConfigError, type HubConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
@@ -13,6 +16,9 @@ import { HubMetrics } from "./metrics.ts";
 import { ensureAdminToken } from "./tokens/admin-token.ts";
 import { systemClock, type Clock } from "@tether/shared/time";
 import type { Logger } from "pino";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { guardStore } from "./store/guard.ts";
 
 export interface RunningHub {
   app: HubApp;
@@ -41,7 +47,41 @@ export async function serve(
   });
   let serving: ServingCertificate | undefined;
   try {
-    const { keyring, certPath } = await loadKeyring({ ...config, clock });
+    const { kek, generated } = await loadKek({
+      kek: config.caKek,
+      kekFile: config.caKekFile,
+      dataDir: config.dataDir,
+    });
+    if (generated && isPostgresUrl(config.store)) {
+      logger.warn(
+        { kek: kek.source },
+        "generated a CA key-encryption key in the data directory: other replicas cannot use the CA keys in the store; give every replica the same --ca-kek-file",
+      );
+    }
+    // The files (or the CA generated into the data directory) seed a store that has no CA yet, and
+    // stand in for the stored key of the same CA (replicas that share CA files but no KEK).
+    const fromFiles =
+      config.caCert !== undefined || existsSync(join(config.dataDir, CA_CERT_FILE))
+        ? (await loadKeyring({ ...config, clock })).keyring.active
+        : undefined;
+    const rotation = await CaRotation.open({
+      store: guardStore(store),
+      kek,
+      clock,
+      audit: new Audit(store, clock, logger),
+      log: logger,
+      settings: { ...config.caRotation, supersededGraceMs: config.supersededGraceMs },
+      initial: async () => fromFiles ?? (await loadKeyring({ ...config, clock })).keyring.active,
+      local: fromFiles === undefined ? [] : [fromFiles],
+    });
+    if (fromFiles !== undefined && !keyringHas(rotation, fromFiles.sha256)) {
+      logger.warn(
+        { caCert: config.caCert, sha256: fromFiles.sha256, active: rotation.keyring.active.sha256 },
+        "the CA in the files is not one the store trusts: the store's CAs apply; change CAs with tether-hub ca rotate",
+      );
+    }
+    const keyring = rotation.keyring;
+    const certPath = config.caCert ?? join(config.dataDir, CA_CERT_FILE);
     const { file: adminTokenFile } = await ensureAdminToken({
       store,
       clock,
@@ -70,6 +110,7 @@ export async function serve(
     const app = await buildApp(config, {
       store,
       keyring,
+      rotation,
       serving,
       clock,
       logger,
@@ -125,6 +166,10 @@ export function stopOnSignals(hub: RunningHub, logger: Logger): void {
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
+}
+
+function keyringHas(rotation: CaRotation, sha256: string): boolean {
+  return rotation.keyring.entries.some((entry) => entry.record.sha256 === sha256);
 }
 
 function hostPort(address: string, port: number): string {

@@ -51,8 +51,14 @@ class Subscribers {
   }
 }
 
+/** A keyring that announces phase changes and knows its whole bundle (ca/live-keyring.ts). */
+type WatchedKeyring = CaKeyring & {
+  onChange?(listener: () => void): void;
+  bundlePem?(withChains: boolean): string;
+};
+
 export async function issuedServingCertificate(options: {
-  keyring: CaKeyring;
+  keyring: WatchedKeyring;
   hosts: string[];
   validityMs: number;
   clock: Clock;
@@ -60,6 +66,8 @@ export async function issuedServingCertificate(options: {
 }): Promise<ServingCertificate> {
   const { keyring, clock, log } = options;
   const hosts = [...new Set(options.hosts)];
+  /** The CA that signed the current certificate. */
+  let issuer = "";
   const issue = async (): Promise<ServingCredentials> => {
     const key = await generateKeyPair("ecdsa-p256");
     const csr = await parseCsr(
@@ -76,6 +84,7 @@ export async function issuedServingCertificate(options: {
       ipAddresses: hosts.filter((h) => isIP(h) !== 0),
     });
     const caPem = [ca.certPem, ...ca.chainPem].join("");
+    issuer = ca.sha256;
     return {
       keyPem: await exportPrivateKeyPem(key),
       certPem: issued.pem + caPem,
@@ -88,6 +97,30 @@ export async function issuedServingCertificate(options: {
   let notBefore = clock.now();
   const subscribers = new Subscribers();
   const stopped = new AbortController();
+  // Re-issued from a new CA only once it is active: by then spokes have had the prepare period to
+  // trust it (docs/pki.md#ca-rotation). Open connections keep the old certificate's session.
+  keyring.onChange?.(() => {
+    if (keyring.active.sha256 === issuer) return;
+    issue().then(
+      (credentials) => {
+        current = credentials;
+        notBefore = clock.now();
+        log.info(
+          { issuer, notAfter: current.notAfter.toISOString() },
+          "serving certificate re-issued by the new active CA",
+        );
+        subscribers.emit(current);
+      },
+      (error: unknown) =>
+        log.error(
+          { err: error },
+          "serving certificate re-issue failed; the next CA change or renewal retries",
+        ),
+    );
+  });
+  // Clients trust every CA the hub may serve from during a rotation: the bundle, not only the issuer.
+  const withBundle = (credentials: ServingCredentials): ServingCredentials =>
+    keyring.bundlePem ? { ...credentials, caPem: keyring.bundlePem(true) } : credentials;
   const renewLoop = async (): Promise<void> => {
     while (!stopped.signal.aborted) {
       const lifetime = current.notAfter.getTime() - notBefore.getTime();
@@ -110,8 +143,8 @@ export async function issuedServingCertificate(options: {
   };
   void renewLoop();
   return {
-    current: () => current,
-    onChange: (listener) => subscribers.add(listener),
+    current: () => withBundle(current),
+    onChange: (listener) => subscribers.add((credentials) => listener(withBundle(credentials))),
     stop: () => stopped.abort(),
   };
 }

@@ -9,6 +9,8 @@ import {
   type AdminTokenRequest,
   type AdminTokenResponse,
   type BootstrapKubeconfigRequest,
+  type CaRotateRequest,
+  type CaStatus,
   type ErrorBody,
   type RouteName,
   type RuntimeList,
@@ -112,5 +114,21 @@ export class AdminClient {
 
   async deleteRuntime(id: string): Promise<void> {
     await this.#call("deleteRuntime", { params: { id } });
+  }
+
+  async caStatus(): Promise<CaStatus> {
+    return JSON.parse(await this.#call("caStatus")) as CaStatus;
+  }
+
+  async caRotate(body: CaRotateRequest): Promise<CaStatus> {
+    return JSON.parse(await this.#call("caRotate", { body })) as CaStatus;
+  }
+
+  async caActivate(sha256: string | undefined): Promise<CaStatus> {
+    return JSON.parse(await this.#call("caActivate", { body: { sha256 } })) as CaStatus;
+  }
+
+  async caRetire(sha256: string, force: boolean): Promise<CaStatus> {
+    return JSON.parse(await this.#call("caRetire", { body: { sha256, force } })) as CaStatus;
   }
 }

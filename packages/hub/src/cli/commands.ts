@@ -21,7 +21,7 @@ const CLIENT_OPTIONS = {
 
 type Options = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
 
-function parseWithPositionals<T extends Options>(argv: string[], options: T) {
+export function parseWithPositionals<T extends Options>(argv: string[], options: T) {
   try {
     return parseArgs({
       args: argv,
@@ -51,7 +51,7 @@ function required(values: Record<string, unknown>, flag: string): string {
   return value;
 }
 
-async function client(values: Record<string, unknown>): Promise<AdminClient> {
+export async function client(values: Record<string, unknown>): Promise<AdminClient> {
   const dataDir = resolve(setting(values, "data-dir", ".tether/hub")!);
   const token = setting(values, "admin-token") ?? (await readAdminToken(dataDir));
   if (token === undefined) {
@@ -217,7 +217,7 @@ async function adminTokenRevoke(argv: string[]): Promise<void> {
   console.log(`revoked ${values.id}`);
 }
 
-function printTable(header: string[], rows: string[][]): void {
+export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   for (const row of [header, ...rows])
     console.log(

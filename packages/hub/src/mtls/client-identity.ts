@@ -26,15 +26,18 @@ const TOUCH_INTERVAL_MS = 60_000;
 
 const refuse = (message: string) => new HttpError(403, message);
 
+/** A keyring that may know retired CAs (ca/live-keyring.ts). */
+export type RotatingKeyring = CaKeyring & { retiredIssuerOf?(leafDer: Buffer): string | undefined };
+
 export class ClientAuthenticator {
-  readonly #keyring: CaKeyring;
+  readonly #keyring: RotatingKeyring;
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #supersededGraceMs: number;
   readonly #lastTouched = new Map<string, number>();
   readonly #verified = new WeakMap<object, { raw: Buffer; chain: VerifiedChain }>();
 
-  constructor(options: { keyring: CaKeyring; store: Store; clock: Clock; supersededGraceMs: number }) {
+  constructor(options: { keyring: RotatingKeyring; store: Store; clock: Clock; supersededGraceMs: number }) {
     this.#supersededGraceMs = options.supersededGraceMs;
     this.#keyring = options.keyring;
     this.#store = options.store;
@@ -49,6 +52,10 @@ export class ClientAuthenticator {
     const chain = await this.#verify(socket, presented, now);
     if (!chain.ok) {
       request.log.info({ reason: chain.reason, detail: chain.message }, "client certificate refused");
+      // Told apart from an unknown issuer: the cluster only needs a new enrolment (docs/pki.md#ca-rotation).
+      if (chain.reason === "untrusted" && this.#keyring.retiredIssuerOf?.(presented) !== undefined) {
+        throw refuse(ErrorMessages.issuerRetired);
+      }
       const expired = ["expired", "not-yet-valid", "issuer-expired"].includes(chain.reason);
       throw refuse(expired ? ErrorMessages.expiredCertificate : ErrorMessages.untrustedCertificate);
     }

@@ -23,6 +23,7 @@ import { HttpError, runtimeNotFound } from "../errors.ts";
 import { DuplicateRuntimeError } from "../store/errors.ts";
 import type { Runtime } from "../store/store.ts";
 import { ScopedAdminTokens, isJwt } from "../tokens/scoped-admin.ts";
+import { adminCaRoutes } from "./admin-ca.ts";
 import { bearerToken } from "./bearer.ts";
 import type { HubRoutes } from "./context.ts";
 import { runtimeView } from "./runtime-view.ts";
@@ -246,5 +247,8 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
       return reply.code(204).send();
     },
   });
+
+  // A child plugin: the admin token hook above applies to it as well.
+  void app.register(adminCaRoutes, ctx);
   done();
 };

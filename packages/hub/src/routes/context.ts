@@ -9,6 +9,7 @@ import type { Clock } from "@tether/shared/time";
 import type { Audit } from "../audit.ts";
 import type { CrlPublisher } from "../ca/crl.ts";
 import type { Issuer } from "../ca/issuer.ts";
+import type { CaRotation } from "../ca/rotation.ts";
 import type { ServingCertificate } from "../ca/serving.ts";
 import type { HubConfig } from "../config.ts";
 import type { HubMetrics } from "../metrics.ts";
@@ -32,6 +33,8 @@ export interface HubContext {
   urls: PublicUrls;
   /** Signs scoped admin tokens (tokens/scoped-admin.ts). */
   scopedAdminSecret: Buffer;
+  /** The CAs in the store, their phases and the trust bundle (docs/pki.md#ca-rotation). */
+  rotation: CaRotation;
 }
 
 /**

@@ -47,6 +47,30 @@ CREATE TABLE revocations (
 );
 `;
 
+/** At most one next and one active CA, whatever replicas do at once (docs/pki.md#ca-rotation). */
+const CA_TABLES = `
+CREATE TABLE cas (
+  sha256 TEXT PRIMARY KEY,
+  cert_pem TEXT NOT NULL,
+  key_ciphertext TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  not_after BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  activated_at BIGINT,
+  retiring_at BIGINT,
+  retired_at BIGINT,
+  published_generation BIGINT NOT NULL,
+  generation BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX cas_one_next_one_active ON cas (phase) WHERE phase IN ('next', 'active');
+CREATE TABLE runtime_trust (
+  runtime_id TEXT PRIMARY KEY,
+  generation BIGINT NOT NULL,
+  seen_at BIGINT NOT NULL
+);
+CREATE INDEX certificates_issuer ON certificates (issuer_sha256);
+`;
+
 export const migrations: readonly Migration[] = [
   {
     version: 1,
@@ -77,6 +101,13 @@ CREATE INDEX audit_at ON audit (at);`,
 CREATE INDEX certificates_parent ON certificates (parent_sha256);`,
     postgres: `ALTER TABLE certificates ADD COLUMN parent_sha256 TEXT;
 CREATE INDEX certificates_parent ON certificates (parent_sha256);`,
+  },
+  {
+    version: 5,
+    description:
+      "CA rotation: the hub's CAs with their phases and encrypted keys; which trust bundle each runtime read",
+    sqlite: CA_TABLES,
+    postgres: CA_TABLES,
   },
 ];
 

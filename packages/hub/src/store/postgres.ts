@@ -34,6 +34,8 @@ import type {
   TokenRecord,
 } from "./store.ts";
 import { DuplicateRuntimeError } from "./errors.ts";
+import { postgresCas } from "./ca-postgres.ts";
+import type { CaCertificateCount, CaChangeResult, CaPhaseChange, CaRecord, NewCa } from "./cas.ts";
 
 /** Any constant; it only has to be the same for every replica of this schema. */
 const MIGRATION_LOCK_KEY = 0x7e7e_0001;
@@ -309,5 +311,33 @@ export class PostgresStore implements Store {
       [at.getTime(), hash.toLowerCase()],
     );
     return rowCount === 1;
+  }
+
+  async listCas(): Promise<CaRecord[]> {
+    return postgresCas.listCas(this.#pool);
+  }
+
+  async caGeneration(): Promise<number> {
+    return postgresCas.caGeneration(this.#pool);
+  }
+
+  async addCa(ca: NewCa, audit: AuditEvent[]): Promise<CaChangeResult> {
+    return postgresCas.addCa(this.#pool, ca, audit);
+  }
+
+  async changeCaPhases(changes: CaPhaseChange[], at: Date, audit: AuditEvent[]): Promise<CaChangeResult> {
+    return postgresCas.changeCaPhases(this.#pool, changes, at, audit);
+  }
+
+  async caCertificateCounts(now: Date, supersededBefore: Date): Promise<CaCertificateCount[]> {
+    return postgresCas.caCertificateCounts(this.#pool, now, supersededBefore);
+  }
+
+  async recordTrustSeen(runtimeId: string, generation: number, at: Date): Promise<void> {
+    await postgresCas.recordTrustSeen(this.#pool, runtimeId, generation, at);
+  }
+
+  async countTrustSeen(generation: number): Promise<number> {
+    return postgresCas.countTrustSeen(this.#pool, generation);
   }
 }

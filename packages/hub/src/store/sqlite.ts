@@ -37,6 +37,8 @@ import type {
   TokenRecord,
 } from "./store.ts";
 import { DuplicateRuntimeError } from "./errors.ts";
+import { sqliteCas } from "./ca-sqlite.ts";
+import type { CaCertificateCount, CaChangeResult, CaPhaseChange, CaRecord, NewCa } from "./cas.ts";
 
 export const SQLITE_FILE = "tether-hub.db";
 /** How long a writer waits for another process's write lock before SQLITE_BUSY. */
@@ -327,5 +329,33 @@ export class SqliteStore implements Store {
       .prepare("UPDATE tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL")
       .run(at.getTime(), hash.toLowerCase());
     return Number(result.changes) === 1;
+  }
+
+  async listCas(): Promise<CaRecord[]> {
+    return sqliteCas.listCas(this.#db);
+  }
+
+  async caGeneration(): Promise<number> {
+    return sqliteCas.caGeneration(this.#db);
+  }
+
+  async addCa(ca: NewCa, audit: AuditEvent[]): Promise<CaChangeResult> {
+    return sqliteCas.addCa(this.#db, ca, audit);
+  }
+
+  async changeCaPhases(changes: CaPhaseChange[], at: Date, audit: AuditEvent[]): Promise<CaChangeResult> {
+    return sqliteCas.changeCaPhases(this.#db, changes, at, audit);
+  }
+
+  async caCertificateCounts(now: Date, supersededBefore: Date): Promise<CaCertificateCount[]> {
+    return sqliteCas.caCertificateCounts(this.#db, now, supersededBefore);
+  }
+
+  async recordTrustSeen(runtimeId: string, generation: number, at: Date): Promise<void> {
+    sqliteCas.recordTrustSeen(this.#db, runtimeId, generation, at);
+  }
+
+  async countTrustSeen(generation: number): Promise<number> {
+    return sqliteCas.countTrustSeen(this.#db, generation);
   }
 }

@@ -7,6 +7,8 @@
  * returns lower case. Times are Dates (UTC) kept to the millisecond, so they round-trip exactly.
  */
 
+import type { CaStore } from "./cas.ts";
+
 export type TokenPurpose = "info" | "csr" | "bootstrap" | "admin" | "scoped-admin";
 
 export interface TokenRecord {
@@ -94,7 +96,7 @@ export type ConsumeResult =
  * a `now` that far in the past (tokens.ts), so every replica judges a token alike. Failures are
  * reported in this order: unknown, wrong-purpose, used, expired.
  */
-export interface Store {
+export interface Store extends CaStore {
   /** Creates or upgrades the schema; idempotent and safe when several replicas call it at once. */
   migrate(): Promise<void>;
   /**

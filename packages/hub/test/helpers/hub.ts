@@ -28,6 +28,9 @@ import {
 import type { CertificatesResponse, CsrInfo, TokenResponse } from "@tether/shared/contract";
 import { FakeClock } from "@tether/shared/time";
 import { buildApp, type HubApp } from "../../src/app.ts";
+import { Audit } from "../../src/audit.ts";
+import { loadKek } from "../../src/ca/kek.ts";
+import { CaRotation } from "../../src/ca/rotation.ts";
 import { issuedServingCertificate, type ServingCertificate } from "../../src/ca/serving.ts";
 import { parseConfig, type HubConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -40,7 +43,9 @@ export interface TestHub {
   config: HubConfig;
   store: Store;
   clock: FakeClock;
+  /** The live keyring (rotation.keyring): the store's CAs as this hub sees them. */
   keyring: CaKeyring;
+  rotation: CaRotation;
   /** https://localhost:<port>, as the hub prints its URLs. */
   publicUrl: string;
   internalUrl: string;
@@ -102,7 +107,19 @@ export async function startHub(
     await sqlite.migrate();
     store = sqlite;
   }
-  const keyring = options.keyring ?? (await newKeyring("test hub CA", clock));
+  const initial = options.keyring ?? (await newKeyring("test hub CA", clock));
+  // As main.ts does: the store's CAs (seeded with `initial` when it has none) are the keyring.
+  const rotation = await CaRotation.open({
+    store,
+    kek: (await loadKek({ kek: config.caKek, kekFile: config.caKekFile, dataDir })).kek,
+    clock,
+    audit: new Audit(store, clock, logger),
+    log: logger,
+    settings: { ...config.caRotation, supersededGraceMs: config.supersededGraceMs },
+    initial: () => Promise.resolve(initial.active),
+    local: [initial.active],
+  });
+  const keyring = rotation.keyring;
   const serving = options.serving
     ? await options.serving(logger)
     : await issuedServingCertificate({
@@ -113,7 +130,7 @@ export async function startHub(
         log: logger,
       });
   await ensureAdminToken({ store, clock, dataDir, explicit: undefined });
-  const app = await buildApp(config, { store, keyring, serving, clock, logger });
+  const app = await buildApp(config, { store, keyring, rotation, serving, clock, logger });
   const addresses = await app.listen();
   const agent = new Agent({ connect: { ca: keyring.active.certPem } });
   const ownStore = store;
@@ -128,6 +145,7 @@ export async function startHub(
     store,
     clock,
     keyring,
+    rotation,
     publicUrl: `https://localhost:${addresses.external.port}`,
     internalUrl: `http://127.0.0.1:${addresses.internal.port}`,
     caPem: keyring.active.certPem,

@@ -4,6 +4,8 @@
  */
 import {
   absoluteUrlSchema,
+  keyAlgorithms,
+  type KeyAlgorithm,
   durationSchema,
   groupSchema,
   labelsSchema,
@@ -240,6 +242,8 @@ export const adminScopes = [
   "runtimes:delete",
   "certificates:revoke",
   "metrics:read",
+  "ca:read",
+  "ca:manage",
 ] as const;
 export type AdminScope = (typeof adminScopes)[number];
 
@@ -288,4 +292,140 @@ export const adminTokenIdParamsSchema = {
   required: ["id"],
   additionalProperties: false,
   properties: { id: { type: "string", pattern: "^[0-9a-f-]{36}$" } },
+} as const;
+
+/** A CA of the hub in any phase (docs/pki.md#ca-rotation); `retired` ones are no longer trusted. */
+export type CaLifePhase = "next" | "active" | "retiring" | "retired";
+
+export interface CaView {
+  sha256: string;
+  phase: CaLifePhase;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+  createdAt: string;
+  activatedAt: string | null;
+  retiringAt: string | null;
+  retiredAt: string | null;
+  /** Unexpired, unrevoked, not superseded certificates it issued. */
+  liveCertificates: number;
+  /** Runtimes holding at least one of them. */
+  runtimes: number;
+  /** Runtimes that read a trust bundle holding this CA. */
+  trustedBy: number;
+}
+
+const caViewSchema = {
+  $id: "CaView",
+  type: "object",
+  required: [
+    "sha256",
+    "phase",
+    "subject",
+    "notBefore",
+    "notAfter",
+    "createdAt",
+    "activatedAt",
+    "retiringAt",
+    "retiredAt",
+    "liveCertificates",
+    "runtimes",
+    "trustedBy",
+  ],
+  additionalProperties: false,
+  properties: {
+    sha256: sha256HexSchema,
+    phase: { type: "string", enum: ["next", "active", "retiring", "retired"] },
+    subject: { type: "string" },
+    notBefore: timestampSchema,
+    notAfter: timestampSchema,
+    createdAt: timestampSchema,
+    activatedAt: nullableTimestampSchema,
+    retiringAt: nullableTimestampSchema,
+    retiredAt: nullableTimestampSchema,
+    liveCertificates: { type: "integer", minimum: 0 },
+    runtimes: { type: "integer", minimum: 0 },
+    trustedBy: { type: "integer", minimum: 0 },
+  },
+} as const;
+
+export interface CaStatus {
+  /** Grows with every phase change; a spoke's trust bundle carries the generation it was built from. */
+  generation: number;
+  /** Runtimes not deleted. */
+  runtimes: number;
+  autoRotate: boolean;
+  /** What automatic mode would do now, and why. */
+  decision: { action: "none" | "prepare" | "activate" | "retire"; reason: string; message: string };
+  /** Active, next, retiring, then retired; newest first within a phase. */
+  cas: CaView[];
+}
+
+export const caStatusSchema = {
+  $id: "CaStatus",
+  description: "Every CA of the hub with its phase and how far the fleet has moved.",
+  type: "object",
+  required: ["generation", "runtimes", "autoRotate", "decision", "cas"],
+  additionalProperties: false,
+  properties: {
+    generation: { type: "integer", minimum: 0 },
+    runtimes: { type: "integer", minimum: 0 },
+    autoRotate: { type: "boolean" },
+    decision: {
+      type: "object",
+      required: ["action", "reason", "message"],
+      additionalProperties: false,
+      properties: {
+        action: { type: "string", enum: ["none", "prepare", "activate", "retire"] },
+        reason: { type: "string" },
+        message: { type: "string" },
+      },
+    },
+    cas: { type: "array", items: caViewSchema },
+  },
+} as const;
+
+/** Prepare the next CA: generated (`algorithm`, default the active CA's), or imported (both PEMs). */
+export interface CaRotateRequest {
+  algorithm?: KeyAlgorithm;
+  /** The CA certificate, optionally followed by its chain (an intermediate of a company root). */
+  certPem?: string;
+  keyPem?: string;
+}
+
+export const caRotateRequestSchema = {
+  $id: "CaRotateRequest",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    algorithm: { type: "string", enum: keyAlgorithms },
+    certPem: { type: "string", minLength: 1, maxLength: 65536 },
+    keyPem: { type: "string", minLength: 1, maxLength: 65536 },
+  },
+} as const;
+
+export interface CaActivateRequest {
+  /** The next CA; omitted: the one next CA there is. */
+  sha256?: string;
+}
+
+export const caActivateRequestSchema = {
+  $id: "CaActivateRequest",
+  type: "object",
+  additionalProperties: false,
+  properties: { sha256: sha256HexSchema },
+} as const;
+
+export interface CaRetireRequest {
+  sha256: string;
+  /** Retire although live certificates of it remain: their holders must enrol again. */
+  force?: boolean;
+}
+
+export const caRetireRequestSchema = {
+  $id: "CaRetireRequest",
+  type: "object",
+  required: ["sha256"],
+  additionalProperties: false,
+  properties: { sha256: sha256HexSchema, force: { type: "boolean" } },
 } as const;
