@@ -91,14 +91,6 @@ async function tokenUrl(): Promise<string> {
 }
 
 const spokeArgs = ["--sync-period", "2s", "--log-level", "warn"];
-const startA = () =>
-  startSpoke(t, {
-    kubeconfig: a.agentKubeconfig,
-    hub,
-    identity: "spoke-a",
-    args: spokeArgs,
-    uninstrumented: true,
-  });
 const startB = () =>
   startSpoke(t, {
     kubeconfig: b.agentKubeconfig,
@@ -108,7 +100,13 @@ const startB = () =>
     args: spokeArgs,
     uninstrumented: true,
   });
-let spokeA = await startA();
+const spokeA = await startSpoke(t, {
+  kubeconfig: a.agentKubeconfig,
+  hub,
+  identity: "spoke-a",
+  args: spokeArgs,
+  uninstrumented: true,
+});
 let spokeB = await startB();
 
 interface Member {
