@@ -38,6 +38,7 @@ const hubValueSets: Record<string, object> = {
     store: { postgres: { existingSecret: "hub-db" } },
     ca: { existingSecret: "hub-ca" },
     adminToken: { existingSecret: "hub-admin" },
+    caKek: { existingSecret: "hub-kek", mount: "env" },
     servingCertificate: { existingSecret: "hub-tls", caKey: "ca.crt" },
     hub: { publicUrl: "https://hub.example.com", logLevel: "warn" },
     service: { type: "LoadBalancer", loadBalancerSourceRanges: ["10.0.0.0/8"] },

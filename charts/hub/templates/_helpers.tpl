@@ -40,6 +40,10 @@ app.kubernetes.io/component: hub
 {{- default (printf "%s-ca" (include "tether-hub.fullname" .)) .Values.ca.existingSecret }}
 {{- end }}
 
+{{- define "tether-hub.caKekSecretName" -}}
+{{- default (printf "%s-ca-kek" (include "tether-hub.fullname" .)) .Values.caKek.existingSecret }}
+{{- end }}
+
 {{- define "tether-hub.adminTokenSecretName" -}}
 {{- default (printf "%s-admin-token" (include "tether-hub.fullname" .)) .Values.adminToken.existingSecret }}
 {{- end }}
