@@ -140,7 +140,7 @@ export async function startSpoke(
   t: TestLike,
   options: {
     kubeconfig: string;
-    hub: Hub;
+    hub: Pick<Hub, "caFile">;
     identity: string;
     args?: string[];
     /**
@@ -152,6 +152,8 @@ export async function startSpoke(
     build?: ProgramBuild;
     /** Node's own options, before the program (e.g. the ones Dockerfile.spoke sets). */
     nodeArgs?: string[];
+    /** The agent's namespace (default tether-system). */
+    namespace?: string;
   },
 ): Promise<Spoke> {
   const spokeCli = await programPath("spoke", options.build);
@@ -165,7 +167,8 @@ export async function startSpoke(
       ...(options.nodeArgs ?? []),
       spokeCli,
       "run",
-      ...["--kubeconfig", options.kubeconfig, "--namespace", namespace, "--hub-ca-file", options.hub.caFile],
+      ...["--kubeconfig", options.kubeconfig, "--namespace", options.namespace ?? namespace],
+      ...["--hub-ca-file", options.hub.caFile],
       ...["--health-addr", `127.0.0.1:${health}`, "--metrics-addr", `127.0.0.1:${metrics}`],
       ...(options.args ?? []),
     ],

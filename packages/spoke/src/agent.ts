@@ -8,14 +8,14 @@
 import { readFile } from "node:fs/promises";
 import { type Clock, type Random, cryptoRandom, systemClock } from "@tether/shared/time";
 import type { Logger } from "pino";
-import { BootstrapController } from "./bootstrap/controller.ts";
+import { BootstrapController, retiredCertificate } from "./bootstrap/controller.ts";
 import { fingerprint } from "./bootstrap/bootstrap-kubeconfig.ts";
 import { CertificateHealthChecker, type RestartReason } from "./bootstrap/health-check.ts";
 import type { BootstrapConfig, SpokeConfig } from "./config.ts";
 import { CertificateRequestController } from "./controllers/certificate-request.ts";
 import { ConnectionController } from "./controllers/connection/controller.ts";
 import { RolloutController } from "./controllers/rollout/controller.ts";
-import { certificateNotAfter, secretKeys, secretText } from "./credential/secret.ts";
+import { certificateNotAfter, secretCertificate, secretKeys, secretText } from "./credential/secret.ts";
 import { createSpokeMetrics, type SpokeMetrics } from "./health/metrics.ts";
 import { Probes } from "./health/server.ts";
 import type { HubClient } from "./hub-client/client.ts";
@@ -76,7 +76,12 @@ export function buildAgent(config: SpokeConfig, deps: AgentDeps): Agent {
     const events = kubeEventRecorder({ kube, clock, logger, instance: identity });
     const shared = { kube, hub, clock, logger, events, namespace, hubCaPem };
     const requests = new CertificateRequestController(shared);
-    const connections = new ConnectionController({ ...shared, metrics, syncPeriodMs: config.syncPeriodMs });
+    const connections = new ConnectionController({
+      ...shared,
+      metrics,
+      syncPeriodMs: config.syncPeriodMs,
+      bootstrapConnection: config.bootstrap?.clusterName,
+    });
     const rollouts = new RolloutController({
       ...{ kube, clock, logger, namespace, metrics, instance: identity },
       rolloutNamespaces: config.rolloutNamespaces,
@@ -169,6 +174,12 @@ function buildBootstrap(
       },
       certificateNotAfter: async () =>
         certificateNotAfter(await kube.secrets.get(namespace, config.hubKubeconfigSecret)),
+      issuerRetired: async () => {
+        const refused = retiredCertificate(await kube.centralConnections.get(config.clusterName));
+        if (refused === undefined) return false;
+        const held = secretCertificate(await kube.secrets.get(namespace, config.hubKubeconfigSecret));
+        return held?.sha256 === refused;
+      },
     },
   });
   const controller = new BootstrapController({

@@ -100,6 +100,7 @@ function facts(over: Partial<HealthFacts> = {}): HealthFacts {
     fileNow: "f1",
     secretAtStart: undefined,
     secretNow: undefined,
+    issuerRetired: false,
     now: notBefore,
     ...over,
   };

@@ -45,7 +45,7 @@ t.test("a token URL becomes a Secret, a Ready CentralConnection, and the request
   t.equal(connection.status?.certificateStatus?.sha256, leaf.sha256);
   t.equal(connection.status?.certificateStatus?.notAfter, leaf.notAfter.toISOString());
   t.same(agent.eventReasons("c1"), ["CertificateRequest/Issued", "CentralConnection/Issued"]);
-  t.same(agent.hub.calls, ["info", "issue", "management"]);
+  t.same(agent.hub.calls, ["info", "issue", "management", "trust"]);
 });
 
 t.test("the key follows the advertised key-algorithm", async (t) => {
@@ -125,7 +125,7 @@ t.test("transient failures are retried with backoff without spending the info to
   await agent.advance(2_000);
   t.equal(await agent.kube.certificateRequests.get("c1"), undefined, "done on the third try");
   t.same(
-    agent.hub.calls.filter((c) => c !== "management"),
+    agent.hub.calls.filter((c) => c !== "management" && c !== "trust"),
     ["info", "issue", "issue", "issue"],
   );
   t.same(

@@ -343,7 +343,7 @@ t.test("a new leader keeps the failure count and the back-off of a failing renew
   await agent.advance(nextAttempt - agent.clock.now().getTime() - 1);
   t.equal(agent.hub.calls.length, calls, "nor before the back-off A recorded has passed");
   await agent.advance(1);
-  t.same(agent.hub.calls.slice(calls), ["management", "renew"], "then it tries again");
+  t.same(agent.hub.calls.slice(calls), ["management", "trust", "renew"], "then it tries again");
   connection = await agent.connection("c1");
   t.equal(connection.status?.failedAttempts, 4, "and counts on from A's failures");
   t.match(condition(connection, "Issuing")?.message, /RenewNowRequested: attempt 4 failed/);

@@ -11,7 +11,7 @@
  * Secret's layout (credential/) with the CertificateRequest controller.
  */
 import { type CsrInfo, routes } from "@tether/shared/contract";
-import { parseSubject } from "@tether/shared/pki";
+import { parseSubject, splitPemBundle } from "@tether/shared/pki";
 import type { BootstrapConfig } from "../config.ts";
 import { backoffDelay, defaultBackoff } from "../runtime/backoff.ts";
 import { upsertConnection } from "../enrolment/connection-upsert.ts";
@@ -19,6 +19,7 @@ import {
   type HeldCredential,
   heldFromIssued,
   inspectSecret,
+  pemFingerprints,
   secretLabel,
   writeCredentialSecret,
 } from "../credential/secret.ts";
@@ -26,8 +27,8 @@ import type { ControllerDeps } from "../runtime/deps.ts";
 import type { ExchangeStep } from "../enrolment/exchange-failure.ts";
 import { type ExchangeProgress, exchangeToken } from "../enrolment/token-exchange.ts";
 import { HubError } from "../hub-client/errors.ts";
-import type { SecretReference } from "../kube/types.ts";
-import { type HubKubeconfigVerdict, judgeHubKubeconfig } from "../policy/hub-kubeconfig.ts";
+import type { CentralConnection, SecretReference } from "../kube/types.ts";
+import { type HubKubeconfigVerdict, judgeHubKubeconfig, sameHub } from "../policy/hub-kubeconfig.ts";
 import type { Violation } from "../policy/chain.ts";
 import { type BootstrapKubeconfig, readBootstrapKubeconfig } from "./bootstrap-kubeconfig.ts";
 
@@ -92,20 +93,35 @@ export class BootstrapController {
     verdict: HubKubeconfigVerdict;
     held?: HeldCredential;
     bootstrap?: BootstrapKubeconfig;
+    /**
+     * The hub kubeconfig's CA when it names the bootstrap's hub (its CA possibly moved on by a CA
+     * rotation): a join trusts it too, since the hub's serving certificate may come from a CA the
+     * bootstrap kubeconfig predates.
+     */
+    learnedCaPem?: string;
   }> {
     const { kube, clock, config } = this.#o;
     const now = clock.now();
     const secret = await kube.secrets.get(this.#ref.namespace, this.#ref.name);
     const inspected = await inspectSecret(this.#ref, secret, now);
     const bootstrap = await this.#readBootstrap();
-    const verdict = judgeHubKubeconfig({
+    const connection = await kube.centralConnections.get(config.clusterName);
+    const input = {
       credential: inspected.state,
       hubKubeconfig: inspected.kubeconfig,
       bootstrap: bootstrap?.view,
       clusterName: config.clusterName,
       now,
-    });
-    return { verdict, held: inspected.held, bootstrap };
+      serverCaHistory: inspected.serverCaHistory,
+      bootstrapCaSha256: fingerprintsOf(bootstrap?.view?.caPem),
+      retiredCertificateSha256: retiredCertificate(connection),
+    };
+    const verdict = judgeHubKubeconfig(input);
+    const learnedCaPem =
+      input.hubKubeconfig && input.bootstrap && sameHub(input) === undefined
+        ? input.hubKubeconfig.caPem
+        : undefined;
+    return { verdict, held: inspected.held, bootstrap, learnedCaPem };
   }
 
   /** Decides, then joins if needed, retrying with backoff; resolves once joined or when `signal` aborts. */
@@ -117,7 +133,7 @@ export class BootstrapController {
     for (let attempt = 1; !signal.aborted; attempt++) {
       let step: ExchangeStep = "input";
       try {
-        const { verdict, held, bootstrap } = await this.decide();
+        const { verdict, held, bootstrap, learnedCaPem } = await this.decide();
         if (verdict.valid && held) {
           logger.info(
             { reason: verdict.reason, secret: secretLabel(this.#ref) },
@@ -132,7 +148,7 @@ export class BootstrapController {
             `hub kubeconfig is not valid, bootstrapping: ${verdict.message}`,
           );
         }
-        return this.#ran(await this.#join(bootstrap, progress, (next) => (step = next)));
+        return this.#ran(await this.#join(bootstrap, learnedCaPem, progress, (next) => (step = next)));
       } catch (error) {
         this.#settle?.();
         const failure = describeJoinFailure(step, error);
@@ -164,6 +180,7 @@ export class BootstrapController {
   /** `bootstrap`: as the decision just read it. */
   async #join(
     bootstrap: BootstrapKubeconfig | undefined,
+    learnedCaPem: string | undefined,
     progress: ExchangeProgress,
     at: (step: ExchangeStep) => void,
   ): Promise<HeldCredential> {
@@ -178,7 +195,11 @@ export class BootstrapController {
       throw new JoinError("BootstrapKubeconfigInvalid", bootstrap.problem ?? "unusable bootstrap kubeconfig");
     }
     const { server, token, caPem, proxyUrl } = bootstrap.view;
-    const trust = caPem ?? this.#o.hubCaPem;
+    const bootstrapTrust = caPem ?? this.#o.hubCaPem;
+    const trust =
+      learnedCaPem === undefined || bootstrapTrust === undefined
+        ? bootstrapTrust
+        : [...new Set([...splitPemBundle(bootstrapTrust), ...splitPemBundle(learnedCaPem)])].join("");
     const credentials = await exchangeToken(
       hub,
       {
@@ -242,6 +263,22 @@ export class BootstrapController {
     return text === undefined
       ? undefined
       : readBootstrapKubeconfig(`bootstrap kubeconfig ${this.#o.config.kubeconfigFile}`, text);
+  }
+}
+
+/** The certificate the hub refused as one of a retired CA, as the connection's status says. */
+export function retiredCertificate(connection: CentralConnection | undefined): string | undefined {
+  const ready = connection?.status?.conditions?.find((c) => c.type === "Ready");
+  return ready?.status === "False" && ready.reason === "IssuerRetired"
+    ? connection?.status?.certificateStatus?.sha256
+    : undefined;
+}
+
+function fingerprintsOf(pem: string | undefined): string[] {
+  try {
+    return pemFingerprints(pem);
+  } catch {
+    return [];
   }
 }
 

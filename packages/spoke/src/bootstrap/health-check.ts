@@ -1,14 +1,14 @@
 /**
  * The certificate health checker of the bootstrap flow (docs/renewal.md#health-check-and-restart), like Open Cluster Management's
  * client-cert health checker: every --cert-health-period it looks at the client certificate the
- * agent joined with (as renewed since) and at the bootstrap kubeconfig. An expired certificate, or a
- * bootstrap kubeconfig whose content changed, cannot be repaired in place: /livez fails and the agent
- * exits, so that Kubernetes restarts it and the start-up decision bootstraps again.
+ * agent joined with (as renewed since) and at the bootstrap kubeconfig. An expired certificate, one
+ * whose CA the hub retired (docs/renewal.md#ca-rotation), or a bootstrap kubeconfig whose content
+ * changed, cannot be repaired in place: /livez fails and the agent exits, so that Kubernetes restarts it and the start-up decision bootstraps again.
  */
 import type { Clock } from "@tether/shared/time";
 import type { Violation } from "../policy/chain.ts";
 
-export type RestartReason = "CertificateExpired" | "BootstrapKubeconfigChanged";
+export type RestartReason = "CertificateExpired" | "IssuerRetired" | "BootstrapKubeconfigChanged";
 
 /** What one check sees; a fingerprint is undefined when that source is absent or unreadable. */
 export interface HealthFacts {
@@ -19,6 +19,8 @@ export interface HealthFacts {
   fileNow: string | undefined;
   secretAtStart: string | undefined;
   secretNow: string | undefined;
+  /** The hub refused the certificate in the hub kubeconfig Secret: its CA is retired. */
+  issuerRetired: boolean;
   now: Date;
 }
 
@@ -37,6 +39,12 @@ export function healthVerdict(facts: HealthFacts): Violation<RestartReason> | un
     return {
       reason: "CertificateExpired",
       message: `the client certificate expired at ${notAfter.toISOString()}; restarting to bootstrap again`,
+    };
+  }
+  if (facts.issuerRetired) {
+    return {
+      reason: "IssuerRetired",
+      message: "the hub retired the CA that issued the client certificate; restarting to bootstrap again",
     };
   }
   if (changed(facts.fileAtStart, facts.fileNow)) {
@@ -61,6 +69,11 @@ export interface HealthSources {
   secret(): Promise<string | undefined>;
   /** notAfter of the certificate in the hub kubeconfig Secret; undefined when there is none. */
   certificateNotAfter(): Promise<Date | undefined>;
+  /**
+   * Whether the hub refused the certificate now in the hub kubeconfig Secret because it retired its
+   * CA (the CentralConnection's Ready=False IssuerRetired); absent: never.
+   */
+  issuerRetired?(): Promise<boolean>;
 }
 
 export class CertificateHealthChecker {
@@ -107,6 +120,7 @@ export class CertificateHealthChecker {
       fileNow: await this.#sources.file(),
       secretAtStart: this.#start?.secret,
       secretNow: await this.#sources.secret(),
+      issuerRetired: this.#tracking && ((await this.#sources.issuerRetired?.()) ?? false),
       now: this.#clock.now(),
     });
     return this.#failure;

@@ -5,12 +5,14 @@
  * judge. The CertificateRequest controller, the connection controller and the bootstrap flow (whose
  * hub kubeconfig Secret is this same layout) all go through here.
  */
+import { createHash } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
 import { type KubeconfigView, buildHubKubeconfig, parseKubeconfig } from "@tether/shared/kubeconfig";
 import {
   certificateInfo,
   importPrivateKeyPem,
   keyMatchesCertificate,
+  pemToDer,
   splitPemBundle,
   verifyChain,
 } from "@tether/shared/pki";
@@ -59,6 +61,19 @@ export interface HeldCredential {
   certificate: CertificateFacts;
 }
 
+/**
+ * SHA-256 of every CA the kubeconfig's certificate-authority-data has held, comma-separated: the CAs
+ * this credential moved through by trust updates read from the hub over mTLS. A bootstrap kubeconfig
+ * whose CA is among them names the same hub (policy/hub-kubeconfig.ts), after the hub's CA rotated.
+ */
+export const serverCaHistoryAnnotation = "tether.dev/server-ca-history";
+
+/** SHA-256 of each certificate's DER in a PEM bundle, lower-case hex, as the trust bundle names CAs. */
+export function pemFingerprints(pem: string | undefined): string[] {
+  if (pem === undefined) return [];
+  return splitPemBundle(pem).map((block) => createHash("sha256").update(pemToDer(block)).digest("hex"));
+}
+
 export function secretLabel(ref: SecretReference): string {
   return `${ref.namespace}/${ref.name}`;
 }
@@ -67,7 +82,9 @@ export function credentialSecret(
   ref: SecretReference,
   connection: string,
   credentials: Credentials,
+  serverCaHistory: readonly string[] = [],
 ): V1Secret {
+  const history = [...new Set([...serverCaHistory, ...pemFingerprints(credentials.serverCaPem)])];
   const kubeconfig = buildHubKubeconfig({
     server: credentials.server,
     caPem: credentials.serverCaPem,
@@ -89,9 +106,23 @@ export function credentialSecret(
       name: ref.name,
       namespace: ref.namespace,
       labels: { [managedByLabel]: managedByValue, [connectionLabel]: connection },
+      annotations: history.length === 0 ? undefined : { [serverCaHistoryAnnotation]: history.join(",") },
     },
     data,
   };
+}
+
+/** The server CA history of a Secret: its annotation plus the CAs its kubeconfig holds now. */
+export function serverCaHistory(secret: V1Secret | undefined): string[] {
+  const annotated = secret?.metadata?.annotations?.[serverCaHistoryAnnotation];
+  const recorded = annotated === undefined || annotated === "" ? [] : annotated.split(",");
+  let current: string[] = [];
+  try {
+    current = pemFingerprints(parseKubeconfig(secretText(secret, secretKeys.kubeconfig) ?? "").caPem);
+  } catch {
+    // An unreadable kubeconfig taught nothing.
+  }
+  return [...new Set([...recorded, ...current])];
 }
 
 /**
@@ -120,11 +151,13 @@ export async function writeCredentialSecret(
             `Secret ${secretLabel(ref)} exists and is not managed by tether-spoke (label ${managedByLabel}); delete it or choose another spec.secretRef`,
           );
         }
+        const next = credentialSecret(ref, connection, credentials, serverCaHistory(current));
         return {
-          ...desired,
+          ...next,
           metadata: {
             ...current.metadata,
-            labels: { ...current.metadata?.labels, ...desired.metadata?.labels },
+            labels: { ...current.metadata?.labels, ...next.metadata?.labels },
+            annotations: { ...current.metadata?.annotations, ...next.metadata?.annotations },
           },
         };
       },
@@ -141,6 +174,8 @@ export interface InspectedSecret {
   held?: HeldCredential;
   /** The Secret's `kubeconfig`, when it parses. */
   kubeconfig?: KubeconfigView;
+  /** SHA-256 of every CA the kubeconfig has held (serverCaHistoryAnnotation and its CA now). */
+  serverCaHistory: string[];
 }
 
 /** Reads the Secret into the state the policies judge; parses, matches the key and checks the chain. */
@@ -154,37 +189,43 @@ export async function inspectSecret(
     secretFound: secret !== undefined,
     missingKeys: [],
   };
-  if (secret === undefined) return { state };
+  if (secret === undefined) return { state, serverCaHistory: [] };
+  const history = serverCaHistory(secret);
   const text = (key: CredentialKey) => secretText(secret, key);
   state.missingKeys = credentialKeys.filter((key) => text(key) === undefined);
   const chainPem = text(secretKeys.certificate);
   const keyPem = text(secretKeys.privateKey);
-  if (chainPem === undefined || keyPem === undefined) return { state };
+  if (chainPem === undefined || keyPem === undefined) return { state, serverCaHistory: history };
   let leafPem: string;
   try {
     leafPem = splitPemBundle(chainPem)[0] ?? "";
     state.certificate = certificateInfo(leafPem);
   } catch (error) {
     state.unreadable = `tls.crt holds no readable certificate (${message(error)})`;
-    return { state };
+    return { state, serverCaHistory: history };
   }
+  state.issuerSha256 = issuerOf(chainPem);
   try {
     state.keyMatches = await keyMatchesCertificate(await importPrivateKeyPem(keyPem), leafPem);
   } catch (error) {
     state.unreadable = `tls.key holds no readable private key (${message(error)})`;
-    return { state };
+    return { state, serverCaHistory: history };
   }
   const trustPem = text(secretKeys.trustBundle);
-  if (trustPem !== undefined) state.chain = await checkIssuer(leafPem, trustPem, now);
+  if (trustPem !== undefined) {
+    state.chain = await checkIssuer(leafPem, trustPem, now);
+    state.trustSha256 = fingerprintsOrNone(trustPem);
+  }
   const kubeconfigText = text(secretKeys.kubeconfig);
   const kubeconfig = readKubeconfig(kubeconfigText);
   if (kubeconfigText !== undefined && "problem" in kubeconfig)
     state.unreadable = `kubeconfig is unreadable (${kubeconfig.problem})`;
-  if ("problem" in kubeconfig) return { state };
-  if (!state.keyMatches || trustPem === undefined) return { state, kubeconfig };
+  if ("problem" in kubeconfig) return { state, serverCaHistory: history };
+  if (!state.keyMatches || trustPem === undefined) return { state, kubeconfig, serverCaHistory: history };
   return {
     state,
     kubeconfig,
+    serverCaHistory: history,
     held: {
       credentials: {
         chainPem,
@@ -197,6 +238,23 @@ export async function inspectSecret(
       certificate: state.certificate,
     },
   };
+}
+
+/** The second certificate of tls.crt is the issuing CA (the hub's `crt`); undefined without one. */
+function issuerOf(chainPem: string): string | undefined {
+  try {
+    return pemFingerprints(splitPemBundle(chainPem)[1])[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function fingerprintsOrNone(pem: string): string[] | undefined {
+  try {
+    return pemFingerprints(pem);
+  } catch {
+    return undefined;
+  }
 }
 
 async function checkIssuer(leafPem: string, trustPem: string, now: Date): Promise<CredentialState["chain"]> {
@@ -234,15 +292,20 @@ export function secretText(secret: V1Secret | undefined, key: string): string | 
   return value === undefined || value === "" ? undefined : Buffer.from(value, "base64").toString("utf8");
 }
 
-/** notAfter of the certificate in tls.crt; undefined when there is none or it cannot be read. */
-export function certificateNotAfter(secret: V1Secret | undefined): Date | undefined {
+/** The certificate in tls.crt; undefined when there is none or it cannot be read. */
+export function secretCertificate(secret: V1Secret | undefined): CertificateFacts | undefined {
   const chainPem = secretText(secret, secretKeys.certificate);
   if (chainPem === undefined) return undefined;
   try {
-    return certificateInfo(splitPemBundle(chainPem)[0] ?? "").notAfter;
+    return certificateInfo(splitPemBundle(chainPem)[0] ?? "");
   } catch {
     return undefined;
   }
+}
+
+/** notAfter of the certificate in tls.crt; undefined when there is none or it cannot be read. */
+export function certificateNotAfter(secret: V1Secret | undefined): Date | undefined {
+  return secretCertificate(secret)?.notAfter;
 }
 
 /**
@@ -255,6 +318,8 @@ export function storedState(ref: SecretReference, held: HeldCredential): Credent
     secretFound: true,
     missingKeys: [],
     certificate: held.certificate,
+    issuerSha256: issuerOf(held.credentials.chainPem),
+    trustSha256: fingerprintsOrNone(held.credentials.trustPem),
     keyMatches: true,
     chain: { ok: true },
   };

@@ -8,6 +8,8 @@ export interface ConnectionMetrics {
   observeCertificate(connection: string, notAfter: Date | undefined, renewalTime: Date | undefined): void;
   observeReady(connection: string, ready: boolean): void;
   countSync(connection: string, result: "success" | "failure"): void;
+  /** The CA that issued the connection's certificate (SHA-256 of its DER); undefined: unknown. */
+  observeIssuer(connection: string, issuerSha256: string | undefined): void;
   /** The connection is gone: its series go too. */
   forget(connection: string): void;
 }
@@ -54,6 +56,18 @@ export function createSpokeMetrics(options: { processMetrics?: boolean } = {}): 
     labelNames: ["connection", "kind"],
     registers: [registry],
   });
+  const issuer = new Gauge({
+    name: "tether_spoke_certificate_issuer",
+    help: "1 for the CA (SHA-256 of its DER) that issued the connection's client certificate.",
+    labelNames: ["connection", "issuer_sha256"],
+    registers: [registry],
+  });
+  const issuers = new Map<string, string>();
+  const forgetIssuer = (connection: string) => {
+    const known = issuers.get(connection);
+    if (known !== undefined) issuer.remove({ connection, issuer_sha256: known });
+    issuers.delete(connection);
+  };
   const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
   return {
     registry,
@@ -69,6 +83,13 @@ export function createSpokeMetrics(options: { processMetrics?: boolean } = {}): 
     countSync(connection, result) {
       syncs.inc({ connection, result });
     },
+    observeIssuer(connection, issuerSha256) {
+      if (issuers.get(connection) === issuerSha256) return;
+      forgetIssuer(connection);
+      if (issuerSha256 === undefined) return;
+      issuers.set(connection, issuerSha256);
+      issuer.set({ connection, issuer_sha256: issuerSha256 }, 1);
+    },
     countWorkloadRestart(connection, kind) {
       restarts.inc({ connection, kind });
     },
@@ -76,6 +97,7 @@ export function createSpokeMetrics(options: { processMetrics?: boolean } = {}): 
       expiration.remove({ connection });
       renewal.remove({ connection });
       ready.remove({ connection });
+      forgetIssuer(connection);
       syncs.remove({ connection, result: "success" });
       syncs.remove({ connection, result: "failure" });
       for (const kind of ["Deployment", "StatefulSet", "DaemonSet"]) restarts.remove({ connection, kind });

@@ -2,7 +2,7 @@
  * What the spoke asks of the hub (docs/api.md#runtime-api). Controllers depend on this interface; `http.ts` serves
  * it with Node's https, and unit tests hand in a scripted fake.
  */
-import type { CsrInfo, ManagementInfo } from "@tether/shared/contract";
+import type { CsrInfo, ManagementInfo, TrustBundle } from "@tether/shared/contract";
 
 export interface TokenCallOptions {
   /** PEM of the CA(s) that issued the hub's serving certificate; undefined: the system trust store. */
@@ -35,6 +35,21 @@ export interface HubClient {
   getCsrInfo(infoUrl: string, options: TokenCallOptions): Promise<CsrInfo>;
   issueCertificate(csrUrl: string, csrPem: string, options: TokenCallOptions): Promise<IssuedCertificates>;
   getManagementInfo(url: string, tls: MtlsOptions): Promise<ManagementInfo>;
+  /**
+   * The trust bundle (docs/api.md#runtime-api, CA rotation); undefined when the hub answers 404: a hub
+   * without CA rotation, with which the spoke carries on as before.
+   */
+  getTrustBundle(url: string, tls: MtlsOptions): Promise<TrustBundle | undefined>;
   renewCertificate(url: string, csrPem: string, tls: MtlsOptions): Promise<IssuedCertificates>;
   revokeCertificate(url: string, tls: MtlsOptions): Promise<void>;
+}
+
+/**
+ * The trust bundle's URL beside the management info's: `…/management/info` → `…/management/trust`
+ * (routes.trustBundle), under whatever prefix the hub is served.
+ */
+export function trustBundleUrl(managementInfoUrl: string): string {
+  const url = new URL("trust", managementInfoUrl);
+  url.search = "";
+  return url.href;
 }

@@ -7,10 +7,13 @@
 import {
   type CsrInfo,
   type ManagementInfo,
+  type TrustBundle,
+  checkShape,
   checkCertificatesResponse,
   checkCsrInfo,
   checkManagementInfo,
   ContractError,
+  trustBundleSchema,
 } from "@tether/shared/contract";
 import { decodeBase64Pem } from "@tether/shared/pki";
 import type { HubClient, IssuedCertificates, MtlsOptions, TokenCallOptions } from "./client.ts";
@@ -81,6 +84,15 @@ export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClie
     async getManagementInfo(url: string, tls: MtlsOptions): Promise<ManagementInfo> {
       const { body } = await call({ method: "GET", url, tls, proxyUrl: tls.proxyUrl });
       return checked(() => checkManagementInfo(body));
+    },
+    async getTrustBundle(url: string, tls: MtlsOptions): Promise<TrustBundle | undefined> {
+      try {
+        const { body } = await call({ method: "GET", url, tls, proxyUrl: tls.proxyUrl });
+        return checked(() => checkShape<TrustBundle>(trustBundleSchema, body, "trust bundle"));
+      } catch (error) {
+        if (error instanceof HubError && error.kind === "http" && error.status === 404) return undefined;
+        throw error;
+      }
     },
     async renewCertificate(url, csrPem, tls): Promise<IssuedCertificates> {
       const { body } = await call({

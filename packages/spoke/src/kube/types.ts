@@ -55,7 +55,7 @@ export interface CentralConnectionSpec {
   secretRef?: SecretReference;
 }
 
-export type ConditionType = "Ready" | "Issuing";
+export type ConditionType = "Ready" | "Issuing" | "CertificateAuthorityRotating";
 export type ConditionStatus = "True" | "False" | "Unknown";
 
 /** metav1.Condition. */
@@ -75,10 +75,12 @@ export interface CertificateStatus {
   renewalTime?: string;
   serialNumber: string;
   sha256: string;
+  /** SHA-256 of the issuing CA certificate's DER (the second certificate of tls.crt), when known. */
+  issuerSha256?: string;
 }
 
 /** Why a call for management info failed. */
-export type SyncFailureReason = "Revoked" | "HubRefused" | "HubUnreachable";
+export type SyncFailureReason = "Revoked" | "IssuerRetired" | "HubRefused" | "HubUnreachable";
 
 export interface SynchronizationStatus {
   /** The last call for management info, successful or not. */
@@ -88,8 +90,23 @@ export interface SynchronizationStatus {
   failure?: { reason: SyncFailureReason; message: string };
 }
 
+/**
+ * The hub's trust bundle as this connection last read it (docs/resources.md#certificateauthorityrotating-condition): what the
+ * CertificateAuthorityRotating condition and the IssuerRotated renewal are judged against between syncs.
+ */
+export interface TrustBundleStatus {
+  phase: "stable" | "prepared" | "activated";
+  activeSha256: string;
+  /** When the agent first read this activeSha256: the IssuerRotated renewal is spread from here. */
+  activeSince: string;
+  renewalWindowSeconds: number;
+  cas: { sha256: string; phase: "next" | "active" | "retiring"; notAfter: string }[];
+}
+
 export interface CentralConnectionStatus {
   certificateStatus?: CertificateStatus;
+  /** Absent while the hub publishes no trust bundle (a hub without CA rotation). */
+  trustBundle?: TrustBundleStatus;
   synchronizationStatus?: SynchronizationStatus;
   error?: { message: string };
   conditions?: Condition[];

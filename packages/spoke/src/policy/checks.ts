@@ -4,6 +4,7 @@
  * asks: the renewal chain (renewal.ts), the readiness chain (readiness.ts) and the hub-kubeconfig
  * chain of the bootstrap flow (hub-kubeconfig.ts).
  */
+import type { TrustBundleStatus } from "../kube/types.ts";
 import type { Check } from "./chain.ts";
 import type { CredentialState } from "./state.ts";
 
@@ -75,3 +76,39 @@ export const issuerNotTrusted: Check<CredentialInput, "IssuerNotTrusted"> = ({ c
         message: `the certificate is not issued by the hub trust bundle in ca.crt: ${credential.chain.message}`,
       }
     : undefined;
+
+/** The hub's trust bundle as last read (status.trustBundle); undefined: the hub has none. */
+export interface TrustInput extends CredentialInput {
+  trust: TrustBundleStatus | undefined;
+}
+
+/** A CA fingerprint as an operator compares it with `openssl x509 -fingerprint -sha256`: its start. */
+export function shortSha(sha256: string): string {
+  return sha256.slice(0, 16);
+}
+
+/** The certificate comes from a CA that no longer signs (docs/renewal.md#ca-rotation). */
+export const issuerNotActive: Check<TrustInput, "IssuerNotActive"> = ({ credential, trust }) => {
+  const issuer = credential.issuerSha256;
+  if (trust === undefined || issuer === undefined || issuer === trust.activeSha256) return undefined;
+  const phase = trust.cas.find((ca) => ca.sha256 === issuer)?.phase ?? "no longer trusted";
+  return {
+    reason: "IssuerNotActive",
+    message: `the certificate was issued by CA ${shortSha(issuer)}… (${phase}); the hub signs with CA ${shortSha(trust.activeSha256)}… now`,
+  };
+};
+
+/** ca.crt lacks a CA the hub publishes (the next one, while a rotation is prepared). */
+export const trustIncomplete: Check<TrustInput, "TrustUpdatePending"> = ({ credential, trust }) => {
+  if (trust === undefined || credential.trustSha256 === undefined) return undefined;
+  const held = new Set(credential.trustSha256);
+  const missing = trust.cas.filter((ca) => !held.has(ca.sha256));
+  return missing.length === 0
+    ? undefined
+    : {
+        reason: "TrustUpdatePending",
+        message: `ca.crt in Secret ${credential.secretName} lacks the hub's ${missing
+          .map((ca) => `${ca.phase} CA ${shortSha(ca.sha256)}…`)
+          .join(", ")}`,
+      };
+};

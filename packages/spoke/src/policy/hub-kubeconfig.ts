@@ -18,6 +18,7 @@ export type HubKubeconfigReason =
   | "OtherCluster"
   | "NotYetValid"
   | "Expired"
+  | "IssuerRetired"
   | KubeconfigDifferenceReason;
 
 export interface HubKubeconfigInput {
@@ -34,6 +35,18 @@ export interface HubKubeconfigInput {
   /** --cluster-name: the runtime id the certificate's CN must carry. */
   clusterName: string;
   now: Date;
+  /**
+   * SHA-256 of every CA the hub kubeconfig's certificate-authority-data has held: CAs it moved to
+   * by trust updates from the hub while that hub's CA rotated (docs/renewal.md#ca-rotation).
+   */
+  serverCaHistory?: readonly string[];
+  /** SHA-256 of the bootstrap kubeconfig's CAs. */
+  bootstrapCaSha256?: readonly string[];
+  /**
+   * SHA-256 of the certificate the hub refused because it retired its issuer (the CentralConnection's
+   * Ready=False IssuerRetired); undefined when it refused none.
+   */
+  retiredCertificateSha256?: string;
 }
 
 type HubKubeconfigCheck = Check<HubKubeconfigInput, HubKubeconfigReason>;
@@ -51,11 +64,37 @@ export const otherCluster: HubKubeconfigCheck = ({ credential, clusterName }) =>
       };
 };
 
-/** Same server, proxy and CA as the bootstrap kubeconfig: a changed bootstrap means another hub. */
-export const sameHub: HubKubeconfigCheck = ({ hubKubeconfig, bootstrap }) => {
+/** Only a new enrolment gets a certificate again once the hub retired its issuer. */
+export const issuerRetired: HubKubeconfigCheck = ({ credential, retiredCertificateSha256 }) => {
+  const certificate = credential.certificate;
+  return certificate === undefined || certificate.sha256 !== retiredCertificateSha256
+    ? undefined
+    : {
+        reason: "IssuerRetired",
+        message: `the hub retired the CA that issued certificate ${certificate.serial} in Secret ${credential.secretName}`,
+      };
+};
+
+/**
+ * Same server, proxy and CA as the bootstrap kubeconfig: a changed bootstrap means another hub. A
+ * CA that differs only because the hub rotated it is the same hub: every CA of the bootstrap
+ * kubeconfig is one the hub kubeconfig held before trust updates moved it on (a bundle that still
+ * holds the old CA, or a later one after the old CA was retired).
+ */
+export const sameHub: HubKubeconfigCheck = ({
+  hubKubeconfig,
+  bootstrap,
+  serverCaHistory = [],
+  bootstrapCaSha256 = [],
+}) => {
   if (hubKubeconfig === undefined || bootstrap === undefined) return undefined;
   const difference = compareHubKubeconfigs(hubKubeconfig, bootstrap);
-  return difference === undefined
+  const rotated =
+    difference?.reason === "CADiffers" &&
+    hubKubeconfig.caPem !== undefined &&
+    bootstrapCaSha256.length > 0 &&
+    bootstrapCaSha256.every((sha) => serverCaHistory.includes(sha));
+  return difference === undefined || rotated
     ? undefined
     : {
         reason: difference.reason,
@@ -69,6 +108,7 @@ export const hubKubeconfigChain: Chain<HubKubeconfigInput, HubKubeconfigReason> 
   keyMismatch,
   otherCluster,
   validity,
+  issuerRetired,
   sameHub,
 ];
 

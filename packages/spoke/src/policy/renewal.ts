@@ -6,10 +6,18 @@
 import type { Subject } from "@tether/shared/pki";
 import { intervalRenewalTime, nextRenewalTime, renewalTime } from "@tether/shared/renewal";
 import type { Random } from "@tether/shared/time";
-import type { CentralConnectionSpec } from "../kube/types.ts";
+import type { CentralConnectionSpec, TrustBundleStatus } from "../kube/types.ts";
 import { defaultRenewal } from "../kube/types.ts";
 import { type Chain, type Check, type Violation, evaluate, except } from "./chain.ts";
-import { issuerNotTrusted, keyMismatch, secretMissing, secretMissingData, validity } from "./checks.ts";
+import {
+  issuerNotActive,
+  issuerNotTrusted,
+  keyMismatch,
+  secretMissing,
+  secretMissingData,
+  validity,
+} from "./checks.ts";
+import { rotationRenewalTime } from "./rotation.ts";
 import type { CertificateFacts, CredentialState } from "./state.ts";
 
 export type RenewalReason =
@@ -20,6 +28,7 @@ export type RenewalReason =
   | "IssuerNotTrusted"
   | "Expired"
   | "RenewNowRequested"
+  | "IssuerRotated"
   | "RenewalTimeReached"
   | "IntervalReached";
 
@@ -31,6 +40,10 @@ export interface RenewalInput {
   now: Date;
   /** Jitter source; stable per certificate so that the renewal time does not move between runs. */
   random: Random;
+  /** The hub's trust bundle as last read (status.trustBundle); undefined: no CA rotation. */
+  trust?: TrustBundleStatus;
+  /** This connection's place in the hub's renewal window, in [0, 1) (rotation.ts connectionJitter). */
+  rotationJitter?: number;
 }
 
 type RenewalCheck = Check<RenewalInput, RenewalReason>;
@@ -64,6 +77,19 @@ export const expired: Check<RenewalInput, "Expired"> = except(validity, "NotYetV
 
 export const renewNowRequested: RenewalCheck = ({ spec }) =>
   spec.renewNow === true ? { reason: "RenewNowRequested", message: "spec.renewNow is true" } : undefined;
+
+/**
+ * The certificate's CA no longer signs: renew, at this connection's moment of the window the hub
+ * advertises, so that a fleet does not renew in the same second.
+ */
+export const issuerRotated: RenewalCheck = (input) => {
+  const violation = issuerNotActive({ credential: input.credential, trust: input.trust });
+  if (violation === undefined || input.trust === undefined) return undefined;
+  const at = rotationRenewalTime(input.trust, input.rotationJitter ?? 0);
+  return input.now >= at
+    ? { reason: "IssuerRotated", message: `${violation.message} (renewal time ${at.toISOString()})` }
+    : undefined;
+};
 
 export const renewalTimeReached: RenewalCheck = ({ spec, credential, now, random }) => {
   const certificate = credential.certificate;
@@ -100,15 +126,20 @@ export const renewalChain: Chain<RenewalInput, RenewalReason> = [
   issuerNotTrusted,
   expired,
   renewNowRequested,
+  issuerRotated,
   renewalTimeReached,
   intervalReached,
 ];
 
-/** What still applies with `renewal.enabled: false`: the operator's request and a missing Secret. */
+/**
+ * What still applies with `renewal.enabled: false`: the operator's request, a missing Secret, and a
+ * CA rotation (without that renewal the connection would break when the hub retires the old CA).
+ */
 export const manualRenewalChain: Chain<RenewalInput, RenewalReason> = [
   secretMissing,
   secretMissingData,
   renewNowRequested,
+  issuerRotated,
 ];
 
 export function renewalEnabled(spec: CentralConnectionSpec): boolean {
@@ -132,9 +163,11 @@ export function plannedRenewalTime(
   spec: CentralConnectionSpec,
   certificate: CertificateFacts,
   random: Random,
+  /** The IssuerRotated renewal time (rotation.ts rotationRenewalAt), which comes first when set. */
+  rotationAt?: Date,
 ): Date | undefined {
-  if (!renewalEnabled(spec)) return undefined;
-  return nextRenewalTime({
+  if (!renewalEnabled(spec)) return rotationAt;
+  const planned = nextRenewalTime({
     notBefore: certificate.notBefore,
     notAfter: certificate.notAfter,
     fraction: renewalFraction(spec),
@@ -142,6 +175,7 @@ export function plannedRenewalTime(
     jitter: renewalJitter,
     random,
   });
+  return rotationAt !== undefined && rotationAt < planned ? rotationAt : planned;
 }
 
 /**

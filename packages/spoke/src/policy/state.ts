@@ -17,6 +17,10 @@ export interface CredentialState {
   unreadable?: string;
   certificate?: CertificateFacts;
   keyMatches?: boolean;
+  /** SHA-256 of the issuing CA's DER: the second certificate of tls.crt; undefined without one. */
+  issuerSha256?: string;
+  /** SHA-256 of each CA certificate in ca.crt. */
+  trustSha256?: string[];
   /** The leaf verified against the hub trust bundle in ca.crt (validity aside: Expired says that). */
   chain?: { ok: true } | { ok: false; message: string };
 }

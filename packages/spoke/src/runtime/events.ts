@@ -16,7 +16,17 @@ export type RolloutEventReason = "Rolled" | "CredentialRecorded" | "RolloutFaile
 
 /** The reasons an operator sees on Events of the agent. */
 export type EventReason =
-  "Issued" | "IssueFailed" | "Renewed" | "RenewalFailed" | "SyncFailed" | "Revoked" | RolloutEventReason;
+  | "Issued"
+  | "IssueFailed"
+  | "Renewed"
+  | "RenewalFailed"
+  | "SyncFailed"
+  | "Revoked"
+  | "IssuerRetired"
+  | "TrustUpdated"
+  | "RotationRenewalScheduled"
+  | "RotationComplete"
+  | RolloutEventReason;
 
 /** What an Event is about: a CR, a workload; namespaced or not. */
 export interface InvolvedObject {

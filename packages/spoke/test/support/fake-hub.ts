@@ -2,7 +2,7 @@
  * A HubClient that behaves like the hub (docs/api.md#runtime-api) without sockets: one-time tokens, subject checks,
  * real certificates from a real CA on the test's clock, revocation, and a switch that takes it down.
  */
-import type { CsrInfo, ManagementInfo } from "@tether/shared/contract";
+import type { CaPhase, CsrInfo, ManagementInfo, TrustBundle } from "@tether/shared/contract";
 import { ErrorMessages } from "@tether/shared/contract";
 import {
   type CertificateAuthority,
@@ -11,6 +11,7 @@ import {
   certificateInfo,
   checkSubject,
   createSelfSignedCa,
+  encodeBase64Pem,
   formatSubject,
   issueCertificate,
   loadCa,
@@ -48,6 +49,13 @@ export class FakeHub implements HubClient {
   readonly infoCalls: { url: string; bearerToken?: string; caPem?: string; proxyUrl?: string }[] = [];
   readonly #csrTokens = new Map<string, Subject>();
   #next = 0;
+  /** The CAs of a rotation (docs/pki.md#ca-rotation); `ca` is the active one, which signs. */
+  cas: { ca: CertificateAuthority; sha256: string; phase: CaPhase | "retired" }[] = [];
+  /** false: a hub without CA rotation, which answers 404 for the trust bundle. */
+  trustSupported = true;
+  renewalWindowSeconds = 0;
+  /** The serving certificate chains to a public root: serverCas is empty. */
+  publicServing = true;
 
   constructor(clock: Clock) {
     this.clock = clock;
@@ -56,7 +64,53 @@ export class FakeHub implements HubClient {
   async init(): Promise<this> {
     const { certPem, keyPem } = await createSelfSignedCa({ commonName: "fake hub CA", clock: this.clock });
     this.ca = await loadCa(certPem, keyPem);
+    this.cas = [{ ca: this.ca, sha256: this.ca.sha256, phase: "active" }];
     return this;
+  }
+
+  /** `tether-hub ca rotate`: a next CA, trusted and published, not signing. */
+  async rotate(): Promise<string> {
+    const { certPem, keyPem } = await createSelfSignedCa({
+      commonName: `fake hub CA ${this.cas.length + 1}`,
+      clock: this.clock,
+    });
+    const ca = await loadCa(certPem, keyPem);
+    this.cas.push({ ca, sha256: ca.sha256, phase: "next" });
+    return ca.sha256;
+  }
+
+  /** `tether-hub ca activate`: the next CA signs; the active one is retiring. */
+  activate(): void {
+    for (const entry of this.cas) {
+      if (entry.phase === "active") entry.phase = "retiring";
+      else if (entry.phase === "next") {
+        entry.phase = "active";
+        this.ca = entry.ca;
+      }
+    }
+  }
+
+  /** `tether-hub ca retire`: the retiring CA leaves the trust. */
+  retire(): void {
+    for (const entry of this.cas) if (entry.phase === "retiring") entry.phase = "retired";
+  }
+
+  trustBundle(): TrustBundle {
+    const trusted = this.cas.filter((entry) => entry.phase !== "retired");
+    const pem = trusted.map((entry) => entry.ca.certPem).join("");
+    const phases = new Set(trusted.map((entry) => entry.phase));
+    return {
+      clientCas: encodeBase64Pem(pem),
+      serverCas: this.publicServing ? "" : encodeBase64Pem(pem),
+      activeSha256: this.cas.find((entry) => entry.phase === "active")!.sha256,
+      phase: phases.has("next") ? "prepared" : phases.has("retiring") ? "activated" : "stable",
+      cas: trusted.map((entry) => ({
+        sha256: entry.sha256,
+        phase: entry.phase as CaPhase,
+        notAfter: entry.ca.cert.notAfter.toISOString(),
+      })),
+      renewalWindowSeconds: this.renewalWindowSeconds,
+    };
   }
 
   failNext(call: string, ...errors: HubError[]): void {
@@ -134,6 +188,14 @@ export class FakeHub implements HubClient {
     });
   }
 
+  getTrustBundle(_url: string, tls: MtlsOptions): Promise<TrustBundle | undefined> {
+    return this.#call("trust", async () => {
+      if (!this.trustSupported) throw refused(404, "Not Found");
+      await this.#authenticate(tls);
+      return this.trustBundle();
+    });
+  }
+
   renewCertificate(_url: string, csrPem: string, tls: MtlsOptions): Promise<IssuedCertificates> {
     return this.#call("renew", async () => this.#sign(csrPem, await this.#authenticate(tls), "renewal"));
   }
@@ -160,7 +222,11 @@ export class FakeHub implements HubClient {
 
   async #authenticate(tls: MtlsOptions): Promise<Subject> {
     const leaf = splitPemBundle(tls.certPem)[0] ?? "";
-    const chain = await verifyChain(leaf, [this.ca.certPem], this.clock.now());
+    const retired = this.cas.filter((entry) => entry.phase === "retired").map((entry) => entry.ca.certPem);
+    if (retired.length > 0 && (await verifyChain(leaf, retired, this.clock.now())).ok)
+      throw refused(403, ErrorMessages.issuerRetired);
+    const trusted = this.cas.filter((entry) => entry.phase !== "retired").map((entry) => entry.ca.certPem);
+    const chain = await verifyChain(leaf, trusted, this.clock.now());
     if (!chain.ok) throw refused(403, chain.message);
     const info = certificateInfo(leaf);
     if (this.revoked.has(info.sha256)) throw refused(403, ErrorMessages.certificateRevoked);

@@ -17,6 +17,7 @@ import type { CentralConnection, CentralConnectionStatus, SecretReference } from
 import { connectionLabel, defaultSecretName, managedByLabel, managedByValue } from "../../kube/types.ts";
 import { readiness } from "../../policy/readiness.ts";
 import { certificateRandom, plannedRenewalTime } from "../../policy/renewal.ts";
+import { connectionJitter, rotatingCondition, rotationRenewalAt } from "../../policy/rotation.ts";
 import { defaultBackoff } from "../../runtime/backoff.ts";
 import type { ControllerDeps } from "../../runtime/deps.ts";
 import { WorkQueue } from "../../runtime/queue.ts";
@@ -29,6 +30,8 @@ import { connectionStatus, issuingCondition, nextProgress, sameStatus } from "./
 export interface ConnectionControllerOptions extends ControllerDeps {
   metrics: ConnectionMetrics;
   syncPeriodMs: number;
+  /** The connection the bootstrap flow made (--cluster-name): it joins again by itself. */
+  bootstrapConnection?: string;
 }
 
 export class ConnectionController {
@@ -90,6 +93,9 @@ export class ConnectionController {
     // The hub named another subject than the chain compared with: judge again with it at once.
     if (!outcome.renewed && memory.assigned && !isDeepStrictEqual(memory.assigned, plan.expectedSubject))
       this.#queue.add(name);
+    // The hub activated another CA: judge IssuerRotated again with it (a renewal may be due now).
+    if (outcome.trust && outcome.trust.activeSha256 !== gathered.connection.status?.trustBundle?.activeSha256)
+      this.#queue.add(name);
     this.#queue.addAfter(name, wake - gathered.now.getTime());
   }
 
@@ -111,8 +117,20 @@ export class ConnectionController {
     const name = connection.metadata.name;
     const previous = connection.status;
     const certificate = outcome.credential.certificate ?? memory.held?.certificate;
+    // A hub that answers 404 for the trust bundle no longer rotates (a downgrade): forget the last one.
+    const trust = outcome.noTrustBundle ? undefined : (outcome.trust ?? previous?.trustBundle);
+    const rotation = {
+      credential: outcome.credential,
+      trust,
+      jitter: connectionJitter(connection.metadata.uid ?? name),
+    };
     const renewalTime = certificate
-      ? plannedRenewalTime(connection.spec, certificate, certificateRandom(certificate.sha256))
+      ? plannedRenewalTime(
+          connection.spec,
+          certificate,
+          certificateRandom(certificate.sha256),
+          rotationRenewalAt(rotation),
+        )
       : undefined;
     const sync = outcome.sync ?? lastSyncOf(previous);
     const ready = readiness({ credential: outcome.credential, sync, now });
@@ -122,13 +140,19 @@ export class ConnectionController {
       progress.error = `${violation.message}, and the agent holds no valid certificate to authenticate a renewal: apply a new CertificateRequest with a fresh token URL to re-enrol`;
     }
     const issuing = issuingCondition(violation, progress, renewalTime, isValidAt(memory.held, now));
+    const rotating = rotatingCondition(rotation);
+    this.#recordRotation(gathered, rotating);
     this.#o.metrics.observeCertificate(name, certificate?.notAfter, renewalTime);
+    this.#o.metrics.observeIssuer(name, outcome.credential.issuerSha256);
     this.#o.metrics.observeReady(name, ready.reason === "Connected");
     const status = connectionStatus({
       previous,
       generation: outcome.generation,
       now,
       certificate,
+      issuerSha256: outcome.credential.issuerSha256,
+      trust,
+      rotating,
       renewalTime,
       sync,
       ready,
@@ -147,6 +171,16 @@ export class ConnectionController {
       (next) => this.#o.kube.centralConnections.updateStatus(next),
     );
     return this.#wakeAt(status, certificate, renewalTime, now);
+  }
+
+  /** An Event when the rotation reaches a step an operator follows: a renewal planned, the rotation done. */
+  #recordRotation({ connection }: Gathered, rotating: { reason: string; message: string }): void {
+    const previous = connection.status?.conditions?.find((c) => c.type === "CertificateAuthorityRotating");
+    if (previous?.reason === rotating.reason) return;
+    if (rotating.reason === "RenewalScheduled")
+      this.#o.events.record(connection, "Normal", "RotationRenewalScheduled", rotating.message);
+    if (rotating.reason === "RotationComplete" && previous !== undefined)
+      this.#o.events.record(connection, "Normal", "RotationComplete", rotating.message);
   }
 
   /** The next look: sync period, planned renewal, validity bounds, or the end of a back-off. */

@@ -15,6 +15,7 @@ import {
 import type { CentralConnection, CentralConnectionStatus, SecretReference } from "../../kube/types.ts";
 import type { Violation } from "../../policy/chain.ts";
 import { type RenewalReason, certificateRandom, needsRenewal } from "../../policy/renewal.ts";
+import { connectionJitter } from "../../policy/rotation.ts";
 import type { SyncOutcome } from "../../policy/readiness.ts";
 import type { CredentialState } from "../../policy/state.ts";
 import type { Memory } from "./memory.ts";
@@ -63,6 +64,8 @@ export function decide(gathered: Gathered, memory: Memory, syncPeriodMs: number)
     expectedSubject,
     now,
     random: certificateRandom(certificate?.sha256 ?? ""),
+    trust: status?.trustBundle,
+    rotationJitter: connectionJitter(connection.metadata.uid ?? connection.metadata.name),
   });
   const client = isValidAt(held, now) ? held : undefined;
   const specChanged = connection.metadata.generation !== observedGeneration(status);

@@ -5,10 +5,16 @@
  * answers keys in its own order), so an unchanged status is never written.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { CentralConnectionStatus, CertificateStatus, Condition } from "../../kube/types.ts";
+import type {
+  CentralConnectionStatus,
+  CertificateStatus,
+  Condition,
+  TrustBundleStatus,
+} from "../../kube/types.ts";
 import type { Violation } from "../../policy/chain.ts";
 import type { ReadinessReason, SyncOutcome } from "../../policy/readiness.ts";
 import type { RenewalReason } from "../../policy/renewal.ts";
+import type { RotatingVerdict } from "../../policy/rotation.ts";
 import type { CertificateFacts } from "../../policy/state.ts";
 import { backoffDelay } from "../../runtime/backoff.ts";
 import { type DesiredCondition, setCondition } from "../../runtime/conditions.ts";
@@ -100,6 +106,11 @@ export interface StatusInput {
   now: Date;
   /** The certificate in the Secret, else the one the agent holds; undefined keeps the last known. */
   certificate: CertificateFacts | undefined;
+  /** SHA-256 of that certificate's issuing CA, when known. */
+  issuerSha256: string | undefined;
+  /** The hub's trust bundle as last read; undefined: none (a hub without CA rotation). */
+  trust: TrustBundleStatus | undefined;
+  rotating: RotatingVerdict;
   renewalTime: Date | undefined;
   /** The last call for management info: of this reconcile, else as status recorded it. */
   sync: SyncOutcome | undefined;
@@ -112,9 +123,10 @@ export function connectionStatus(input: StatusInput): CentralConnectionStatus {
   const { previous, now, generation, sync, progress } = input;
   const status: CentralConnectionStatus = {};
   const certificateStatus = input.certificate
-    ? describeCertificate(input.certificate, input.renewalTime)
+    ? describeCertificate(input.certificate, input.renewalTime, input.issuerSha256)
     : previous?.certificateStatus;
   if (certificateStatus) status.certificateStatus = certificateStatus;
+  if (input.trust) status.trustBundle = input.trust;
   if (sync) {
     const lastSuccess = sync.ok ? sync.at.toISOString() : previous?.synchronizationStatus?.lastSuccess;
     status.synchronizationStatus = { lastSync: sync.at.toISOString(), lastSuccess };
@@ -129,6 +141,12 @@ export function connectionStatus(input: StatusInput): CentralConnectionStatus {
     generation,
   );
   conditions = setCondition(conditions, input.issuing, now, generation);
+  conditions = setCondition(
+    conditions,
+    { type: "CertificateAuthorityRotating", ...input.rotating },
+    now,
+    generation,
+  );
   status.conditions = conditions;
   status.failedAttempts = progress.failedAttempts;
   status.lastFailureTime = progress.lastFailureTime;
@@ -154,8 +172,10 @@ function normalise(status: CentralConnectionStatus | undefined): CentralConnecti
 function describeCertificate(
   certificate: CertificateFacts,
   renewalTime: Date | undefined,
+  issuerSha256: string | undefined,
 ): CertificateStatus {
   return {
+    issuerSha256,
     notBefore: certificate.notBefore.toISOString(),
     notAfter: certificate.notAfter.toISOString(),
     renewalTime: renewalTime?.toISOString(),
