@@ -258,6 +258,7 @@ t.test("the route table holds every route of docs/api.md", async (t) => {
     "external GET /v1/runtimes/signingRequests/info token 200",
     "external POST /v1/runtimes/certificates token 201",
     "external GET /v1/runtimes/management/info mtls 200",
+    "external GET /v1/runtimes/management/trust mtls 200",
     "external POST /v1/runtimes/certificates/renewals mtls 201",
     "external POST /v1/runtimes/certificates/revocations mtls 201",
     "external GET /v1 none 301",
@@ -272,6 +273,10 @@ t.test("the route table holds every route of docs/api.md", async (t) => {
     "internal GET /metrics admin 200",
     "internal POST /v1/admin-tokens admin 201",
     "internal DELETE /v1/admin-tokens/:id admin 204",
+    "internal GET /v1/cas admin 200",
+    "internal POST /v1/cas admin 201",
+    "internal POST /v1/cas/activation admin 200",
+    "internal POST /v1/cas/retirement admin 200",
   ];
   const success = (r: (typeof routeList)[number]) =>
     Object.keys(r.schema.response).find((s) => Number(s) < 400);
@@ -279,8 +284,8 @@ t.test("the route table holds every route of docs/api.md", async (t) => {
     routeList.map((r) => `${r.listener} ${r.method} ${r.path} ${r.auth} ${success(r)}`).sort(),
     expected.sort(),
   );
-  t.equal(routesFor("external").length, 8);
-  t.equal(routesFor("internal").length, 9);
+  t.equal(routesFor("external").length, 9);
+  t.equal(routesFor("internal").length, 13);
   t.same(
     routeList
       .filter((r) => r.decoding === "go")

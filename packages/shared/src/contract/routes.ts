@@ -453,6 +453,7 @@ export const routes = {
       body: caActivateRequestSchema,
       response: {
         200: caStatusSchema,
+        400: error("The body is not a CA reference."),
         ...adminErrors,
         404: error("No such CA."),
         409: error("No next CA, or this CA is not next."),
@@ -475,6 +476,7 @@ export const routes = {
       body: caRetireRequestSchema,
       response: {
         200: caStatusSchema,
+        400: error("The body is not a CA reference."),
         ...adminErrors,
         404: error("No such CA."),
         409: error("The CA is active or retired, or live certificates of it remain."),
