@@ -560,12 +560,16 @@ t.test("the chart's generated CA, admin token and arguments run a real hub", asy
   for (const key of ["tls.crt", "tls.key"]) {
     await writeFile(join(dir, "ca", key), secretValue(objects, "tether-hub-ca", key), { mode: 0o600 });
   }
+  // The CA keys' key-encryption key, as the pod gets it: the chart's generated Secret as a file.
+  await mkdir(join(dir, "ca-kek"));
+  await writeFile(join(dir, "ca-kek", "kek"), secretValue(objects, "tether-hub-ca-kek", "kek"), { mode: 0o600 });
   const adminToken = secretValue(objects, "tether-hub-admin-token", "admin-token");
   const [external, internal] = await freePorts(2);
   // The pod's paths and ports, moved to this machine.
   const args = container(objects).args.map((arg) =>
     arg
-      .replace("/etc/tether-hub/ca", join(dir, "ca"))
+      .replace("/etc/tether-hub/ca-kek", join(dir, "ca-kek"))
+      .replace("/etc/tether-hub/ca/", `${join(dir, "ca")}/`)
       .replace("/var/lib/tether-hub", join(dir, "data"))
       .replace(/^--listen=0\.0\.0\.0:8443$/, `--listen=127.0.0.1:${external}`)
       .replace(/^--internal-listen=0\.0\.0\.0:8080$/, `--internal-listen=127.0.0.1:${internal}`),

@@ -11,7 +11,6 @@ import {
   type RuntimeList,
 } from "@tether/shared/contract";
 import { AdminClient } from "../src/cli/admin-client.ts";
-import { decodeContinue, encodeContinue } from "../src/routes/runtime-page.ts";
 import type { Runtime } from "../src/store/store.ts";
 import { adminHeaders, call, startHub } from "./helpers/hub.ts";
 
@@ -24,22 +23,6 @@ const runtime = (name: string): Runtime => ({
   createdAt: new Date("2026-03-01T12:00:00Z"),
   lastSeenAt: null,
   deletedAt: null,
-});
-
-t.test("continue tokens: what one page hands out, the next reads back; nothing else", async (t) => {
-  t.equal(decodeContinue(encodeContinue("edge-1")), "edge-1");
-  const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  for (const [token, why] of [
-    [forged({ v: 2, after: "edge-1" }), "another version"],
-    [forged({ v: 1, after: "Edge_1" }), "not a runtime id"],
-    [forged({ v: 1, after: "a".repeat(64) }), "an id too long"],
-    [forged({ v: 1, after: 7 }), "not a string"],
-    [forged(null), "null"],
-    [Buffer.from("{").toString("base64url"), "not JSON"],
-    [`${encodeContinue("edge-1")}A`, "not canonical base64url"],
-  ] as const) {
-    t.throws(() => decodeContinue(token), { name: "HttpError", message: /^continue: / }, why);
-  }
 });
 
 t.test("10k runtimes, page by page, with runtimes created and deleted between pages", async (t) => {
@@ -86,7 +69,7 @@ t.test("10k runtimes, page by page, with runtimes created and deleted between pa
   t.ok(seen.has(id(count * 2)), "a runtime created ahead of the cursor");
   t.notOk(seen.has(id(2001)), "not one created behind it");
 
-  const last = (await list(`?limit=1&continue=${encodeContinue(id(count * 2 + 100))}`)).body as RuntimeList;
+  const last = (await list(`?limit=1&continue=${id(count * 2 + 100)}`)).body as RuntimeList;
   t.same(last, { runtimes: [] }, "past the end: an empty page without continue");
 
   const client = new AdminClient(hub.internalUrl, hub.adminToken);
@@ -110,9 +93,11 @@ t.test("a malformed or hostile limit or continue is a 400 with {code, error}", a
     "continue=",
     "continue=%00",
     "continue=not+base64",
-    `continue=${"A".repeat(129)}`,
-    `continue=${Buffer.from('{"v":1,"after":"../etc"}').toString("base64url")}`,
-    `continue=${Buffer.from('{"__proto__":{"v":1},"after":"x"}').toString("base64url")}`,
+    `continue=${"a".repeat(64)}`,
+    "continue=Edge-1",
+    "continue=..%2Fetc",
+    "continue=edge-",
+    `continue=${Buffer.from('{"v":1,"after":"x"}').toString("base64url")}`,
   ]) {
     const answer = await call<ErrorBody>(`${hub.internalUrl}/v1/runtimes?${query}`, {
       headers: adminHeaders(hub),

@@ -243,11 +243,9 @@ export const runtimeListQuerySchema = {
       description: `Runtimes per page: 1 to ${RUNTIME_PAGE_MAX}; ${RUNTIME_PAGE_DEFAULT} without it.`,
     },
     continue: {
-      type: "string",
-      minLength: 1,
-      maxLength: 128,
-      pattern: "^[A-Za-z0-9_-]+$",
-      description: "The `continue` of the previous page, unchanged: the next page starts after it.",
+      ...runtimeIdSchema,
+      description:
+        "The `continue` of the previous page (the id of its last runtime): the next page starts after it.",
     },
   },
 } as const;
@@ -269,7 +267,8 @@ export const runtimeListSchema = {
     runtimes: { type: "array", items: runtimeViewSchema },
     continue: {
       type: "string",
-      description: "Opaque; present when more runtimes may follow. Absent on the last page.",
+      description:
+        "The id of this page's last runtime; present when more runtimes may follow. Absent on the last page.",
     },
   },
 } as const;
@@ -439,8 +438,10 @@ export const caRotateRequestSchema = {
   additionalProperties: false,
   properties: {
     algorithm: { type: "string", enum: keyAlgorithms },
-    certPem: { type: "string", minLength: 1, maxLength: 65536 },
-    keyPem: { type: "string", minLength: 1, maxLength: 65536 },
+    // 16 KiB each: a chain of a few certificates and an RSA-4096 key fit, and both stay within the
+    // default --body-limit (64KiB), so a body the schema allows is not refused as too large.
+    certPem: { type: "string", minLength: 1, maxLength: 16384 },
+    keyPem: { type: "string", minLength: 1, maxLength: 16384 },
   },
 } as const;
 

@@ -41,7 +41,13 @@ export const swaggerRefResolver = {
 };
 
 /** Operations whose body may be left out entirely (every field is optional and the hub reads none as `{}`). */
-export const optionalBodyOperations: readonly string[] = ["createToken", "createBootstrapKubeconfig"];
+export const optionalBodyOperations: readonly string[] = [
+  "createToken",
+  "createBootstrapKubeconfig",
+  // No body: a CA generated with the hub's key algorithm; the next CA activated.
+  "rotateCa",
+  "activateCa",
+];
 
 /**
  * The `ttl` the document promises: durations in canonical form (units in descending order, each part

@@ -435,6 +435,7 @@ export const routes = {
         201: caStatusSchema,
         400: error("Bad CA certificate or key, or only one of them."),
         ...adminErrors,
+        413: error("Body larger than --body-limit."),
         409: error("A next CA is prepared already, or this CA is known."),
       },
     },
