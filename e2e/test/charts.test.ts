@@ -562,7 +562,9 @@ t.test("the chart's generated CA, admin token and arguments run a real hub", asy
   }
   // The CA keys' key-encryption key, as the pod gets it: the chart's generated Secret as a file.
   await mkdir(join(dir, "ca-kek"));
-  await writeFile(join(dir, "ca-kek", "kek"), secretValue(objects, "tether-hub-ca-kek", "kek"), { mode: 0o600 });
+  await writeFile(join(dir, "ca-kek", "kek"), secretValue(objects, "tether-hub-ca-kek", "kek"), {
+    mode: 0o600,
+  });
   const adminToken = secretValue(objects, "tether-hub-admin-token", "admin-token");
   const [external, internal] = await freePorts(2);
   // The pod's paths and ports, moved to this machine.
