@@ -6,9 +6,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type ServerResponse, createServer as createHttpServer } from "node:http";
 import { createServer } from "node:https";
 import { type AddressInfo, connect } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
+import { once } from "node:events";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { ErrorMessages } from "@tether/shared/contract";
 import { parseKubeconfig } from "@tether/shared/kubeconfig";
 import {
@@ -27,6 +29,7 @@ import { serve } from "@tether/hub/main";
 import { parseConfig } from "@tether/hub/config";
 import { createLogger } from "@tether/hub/logger";
 import { HubError } from "../src/hub-client/errors.ts";
+import { trustBundleUrl } from "../src/hub-client/client.ts";
 import { createHttpHubClient } from "../src/hub-client/http.ts";
 
 const client = createHttpHubClient({ timeoutMs: 5_000 });
@@ -35,41 +38,7 @@ const unexpected = (): never => {
 };
 
 t.test("the whole runtime API against the real hub", async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), "tether-spoke-hub-client-"));
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const hub = await serve(
-    parseConfig(
-      [
-        "--listen",
-        "127.0.0.1:0",
-        "--internal-listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        dataDir,
-        "--key-algorithm",
-        "ecdsa-p256",
-      ],
-      {},
-    ),
-    { logger: createLogger({ level: "silent" }) },
-  );
-  t.teardown(() => hub.stop());
-  const caPem = readFileSync(hub.caCertPath, "utf8");
-  const adminToken = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
-  const tokenUrl = async () => {
-    const response = await fetch(`${hub.internalUrl}/v1/runtimes/tokens`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${adminToken}`,
-        tenant: "acme",
-        group: "prod",
-        "content-type": "application/json",
-      },
-      body: "{}",
-    });
-    return ((await response.json()) as { url: string }).url;
-  };
-
+  const { hub, caPem, adminToken, tokenUrl } = await startHub(t);
   const url = await tokenUrl();
   const info = await client.getCsrInfo(url, { caPem });
   t.match(info.csrUrl, /\/v1\/runtimes\/certificates\?token=/);
@@ -148,6 +117,66 @@ t.test("the whole runtime API against the real hub", async (t) => {
   t.match(noCert, { status: 403, hubMessage: ErrorMessages.clientCertificateRequired });
 });
 
+t.test("a later call resumes the TLS session; new credentials never resume the old one", async (t) => {
+  const { hub, caPem, tokenUrl } = await startHub(t);
+  // What the hub saw of each new connection: resumed or not, and which certificate it stands for.
+  const seen: { socket: TLSSocket; reused: boolean; sha256: string }[] = [];
+  hub.app.external.server.on("secureConnection", (socket: TLSSocket) => {
+    const peer = socket.getPeerCertificate();
+    seen.push({
+      socket,
+      reused: socket.isSessionReused(),
+      sha256: "fingerprint256" in peer ? peer.fingerprint256.replaceAll(":", "").toLowerCase() : "",
+    });
+  });
+  /** The connection the spoke keeps after a call closes after `idleMs`: wait for the hub to see it go. */
+  const closed = async () => {
+    const last = seen.at(-1)!.socket;
+    if (!last.destroyed) await once(last, "close");
+  };
+  const client = createHttpHubClient({ timeoutMs: 5_000, idleMs: 100 });
+
+  const info = await client.getCsrInfo(await tokenUrl(), { caPem });
+  const key = await generateKeyPair(info.certificate["key-algorithm"]);
+  const issued = await client.issueCertificate(
+    info.csrUrl,
+    await createCsr(key, parseSubject(info.certificate.subject)),
+    { caPem },
+  );
+  const first = { certPem: issued.chainPem, keyPem: await exportPrivateKeyPem(key), caPem };
+  const firstSha = certificateInfo(issued.clientCertPem).sha256;
+  await closed();
+  const before = seen.length;
+
+  const management = await client.getManagementInfo(info.api.infoUrl, first);
+  await client.getTrustBundle(trustBundleUrl(info.api.infoUrl), first);
+  t.equal(seen.length, before + 1, "the calls of one reconcile share one connection");
+  t.match(seen.at(-1), { reused: false, sha256: firstSha }, "the first mTLS call: a full handshake");
+  await closed();
+
+  await client.getManagementInfo(info.api.infoUrl, first);
+  t.equal(seen.length, before + 2, "the next sync opens a new connection");
+  t.match(seen.at(-1), { reused: true, sha256: firstSha }, "…that resumes the session");
+
+  const next = await generateKeyPair("ecdsa-p256");
+  const renewed = await client.renewCertificate(
+    management.urls.renewCertUrl,
+    await createCsr(next, parseSubject(management.certificate.subject)),
+    first,
+  );
+  const second = { certPem: renewed.chainPem, keyPem: await exportPrivateKeyPem(next), caPem };
+  const secondSha = certificateInfo(renewed.clientCertPem).sha256;
+  await client.getManagementInfo(info.api.infoUrl, second);
+  t.match(
+    seen.at(-1),
+    { reused: false, sha256: secondSha },
+    "the renewed certificate shakes hands anew: the old session (and its certificate) is not resumed",
+  );
+  await closed();
+  await client.getManagementInfo(info.api.infoUrl, second);
+  t.match(seen.at(-1), { reused: true, sha256: secondSha }, "and is resumed from then on");
+});
+
 t.test("timeouts, refused connections, 5xx and malformed answers", async (t) => {
   const { certPem: caCert, keyPem: caKey } = await createSelfSignedCa({ commonName: "test CA" });
   const ca = await loadCa(caCert, caKey);
@@ -207,6 +236,46 @@ t.test("timeouts, refused connections, 5xx and malformed answers", async (t) => 
   t.match(refused, { kind: "network", transient: true });
   t.match(refused.message, /could not reach the hub .*ECONNREFUSED/);
 });
+
+/** A real hub in this process (real TLS sockets) on a temporary data dir, and a one-time token URL maker. */
+async function startHub(t: Test) {
+  const dataDir = mkdtempSync(join(tmpdir(), "tether-spoke-hub-client-"));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const hub = await serve(
+    parseConfig(
+      [
+        "--listen",
+        "127.0.0.1:0",
+        "--internal-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dataDir,
+        "--key-algorithm",
+        "ecdsa-p256",
+      ],
+      {},
+    ),
+    { logger: createLogger({ level: "silent" }) },
+  );
+  t.teardown(() => hub.stop());
+  const caPem = readFileSync(hub.caCertPath, "utf8");
+  const adminToken = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
+  const tokenUrl = async () => {
+    const response = await fetch(`${hub.internalUrl}/v1/runtimes/tokens`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        tenant: "acme",
+        group: "prod",
+        "content-type": "application/json",
+      },
+      body: "{}",
+    });
+    return ((await response.json()) as { url: string }).url;
+  };
+
+  return { hub, caPem, adminToken, tokenUrl };
+}
 
 /** An HTTP CONNECT proxy, as a kubeconfig's proxy-url names one; records where each tunnel went. */
 async function connectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {

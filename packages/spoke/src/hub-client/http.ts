@@ -1,6 +1,7 @@
 /**
- * The HubClient over Node's https (transport.ts: one connection per call, with the credentials of
- * that moment, an optional CONNECT proxy and one deadline). Answers are checked against the shared
+ * The HubClient over Node's https (transport.ts: each call with the credentials of that moment, on a
+ * connection of those credentials that resumes their TLS session (connections.ts), an optional
+ * CONNECT proxy and one deadline). Answers are checked against the shared
  * contract schemas. A new route is one more method that calls `call` with its method, URL and
  * credentials, and checks the answer.
  */
@@ -18,11 +19,14 @@ import {
 import { decodeBase64Pem } from "@tether/shared/pki";
 import type { HubClient, IssuedCertificates, MtlsOptions, TokenCallOptions } from "./client.ts";
 import { HubError, redactUrl, transportError } from "./errors.ts";
+import { HubConnections } from "./connections.ts";
 import { exchange } from "./transport.ts";
 
 export interface HttpHubClientOptions {
   /** Deadline of one call, connect to last byte. */
   timeoutMs?: number;
+  /** How long a connection is kept after a call for the next one (connections.ts). */
+  idleMs?: number;
 }
 
 interface Call {
@@ -36,21 +40,25 @@ interface Call {
 
 export function createHttpHubClient(options: HttpHubClientOptions = {}): HubClient {
   const timeoutMs = options.timeoutMs ?? 15_000;
+  const connections = new HubConnections({ idleMs: options.idleMs });
 
   async function call(spec: Call): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (spec.bearerToken !== undefined) headers.authorization = `Bearer ${spec.bearerToken}`;
     if (spec.body !== undefined) headers["content-type"] = "application/json";
     try {
-      const { status, text } = await exchange({
-        method: spec.method,
-        url: spec.url,
-        headers,
-        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-        tls: { ca: spec.tls.caPem, cert: spec.tls.certPem, key: spec.tls.keyPem },
-        proxyUrl: spec.proxyUrl,
-        timeoutMs,
-      });
+      const { status, text } = await exchange(
+        {
+          method: spec.method,
+          url: spec.url,
+          headers,
+          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+          tls: { ca: spec.tls.caPem, cert: spec.tls.certPem, key: spec.tls.keyPem },
+          proxyUrl: spec.proxyUrl,
+          timeoutMs,
+        },
+        connections,
+      );
       const body = parseJson(text);
       if (status < 200 || status > 299) throw httpError(spec, status, body, text);
       return { status, body };

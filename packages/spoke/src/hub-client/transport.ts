@@ -1,16 +1,17 @@
 /**
  * One HTTPS exchange with the hub on Node's own `https` (its built-in llhttp, no WebAssembly: the
- * spoke image runs Node with --jitless, which has none; docs/footprint.md). Every call opens its own
- * connection with the TLS material of that moment (a renewal must present the old certificate and
- * the next call the new one) and closes it; the hub is called once a minute at most, so nothing is
- * kept alive in between. Through a proxy (a kubeconfig's proxy-url), the call first opens a CONNECT
- * tunnel and runs TLS to the hub end to end inside it. One deadline covers it all, connect to last
- * byte; when it passes, the call fails with code ETIMEDOUT.
+ * spoke image runs Node with --jitless, which has none; docs/footprint.md). Each call presents the TLS
+ * material of that moment (a renewal must present the old certificate and the next call the new one)
+ * on a connection of that identity (connections.ts): a kept one, else a new one that resumes the
+ * identity's last TLS session. Through a proxy (a kubeconfig's proxy-url), the call first opens a
+ * CONNECT tunnel and runs TLS to the hub end to end inside it, resuming the same way. One deadline
+ * covers it all, connect to last byte; when it passes, the call fails with code ETIMEDOUT.
  */
 import { request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, type RequestOptions, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import type { HubConnections } from "./connections.ts";
 
 export interface Exchange {
   method: "GET" | "POST";
@@ -27,7 +28,7 @@ export interface Answer {
   text: string;
 }
 
-export async function exchange(spec: Exchange): Promise<Answer> {
+export async function exchange(spec: Exchange, connections: HubConnections): Promise<Answer> {
   const deadline = new AbortController();
   const timer = setTimeout(
     () =>
@@ -36,18 +37,29 @@ export async function exchange(spec: Exchange): Promise<Answer> {
       ),
     spec.timeoutMs,
   );
-  // An agent of the call's own, closed after the answer: the connection is the spoke's to close
-  // (as a pooled client closes an idle connection), not the hub's after a `Connection: close`.
-  const agent = new HttpsAgent({ keepAlive: true });
+  const identity = connections.identity(spec.tls, spec.proxyUrl);
+  // A tunnelled connection is the call's own (a new tunnel each time), closed after the answer.
+  const tunnelled = spec.proxyUrl === undefined ? undefined : new HttpsAgent({ keepAlive: true });
   try {
     const url = new URL(spec.url);
     const headers = { ...spec.headers };
     if (spec.body !== undefined) headers["content-length"] = String(Buffer.byteLength(spec.body));
-    const options: RequestOptions = { method: spec.method, headers, agent, ...spec.tls };
-    if (spec.proxyUrl !== undefined) {
-      const socket = await tunnel(spec.proxyUrl, url, deadline.signal);
-      const secured = tlsConnect({ socket, servername: serverName(url), ...spec.tls });
-      agent.createConnection = () => secured;
+    const options: RequestOptions = {
+      method: spec.method,
+      headers,
+      agent: tunnelled ?? identity.agent,
+      ...spec.tls,
+    };
+    if (tunnelled !== undefined) {
+      const socket = await tunnel(spec.proxyUrl!, url, deadline.signal);
+      const secured = tlsConnect({
+        socket,
+        servername: serverName(url),
+        session: identity.tunnelSession,
+        ...spec.tls,
+      });
+      secured.on("session", (session: Buffer) => (identity.tunnelSession = session));
+      tunnelled.createConnection = () => secured;
     }
     return await new Promise<Answer>((resolve, reject) => {
       const request = httpsRequest(url, options, (response) => {
@@ -67,7 +79,7 @@ export async function exchange(spec: Exchange): Promise<Answer> {
     });
   } finally {
     clearTimeout(timer);
-    agent.destroy();
+    tunnelled?.destroy();
   }
 }
 
