@@ -12,7 +12,7 @@ import { FLEET_CACHE, postgresHubs, raiseOwnFileLimit, sqliteHub, type FleetHubs
 import { measureCell, type Row } from "./fleet/measure.ts";
 import { parseFleetOptions, type FleetOptions } from "./fleet/options.ts";
 import { sampleTree } from "./fleet/procfs.ts";
-import { runSoak, soakVerdict } from "./fleet/soak.ts";
+import { runSoak, soakCurve, soakVerdict } from "./fleet/soak.ts";
 import { errorSummary, fleetTable } from "./fleet/table.ts";
 
 const firstOption = process.argv.findIndex((arg, i) => i >= 2 && arg.startsWith("-"));
@@ -24,7 +24,7 @@ const load = () =>
     .join(" ");
 
 async function startHubs(store: "sqlite" | "postgres", opts: FleetOptions): Promise<FleetHubs> {
-  const tuning = { idleTimeout: opts.idleTimeout, flags: opts.hubFlags };
+  const tuning = { keepAliveTimeout: opts.keepAliveTimeout, flags: opts.hubFlags };
   return store === "sqlite" ? sqliteHub(tuning) : postgresHubs(opts.replicas, tuning);
 }
 
@@ -47,7 +47,7 @@ async function credentialsFor(store: "sqlite" | "postgres", count: number) {
 
 raiseOwnFileLimit();
 log(
-  `fleet bench: ${cpus().length} CPUs, load ${load()}, Node ${process.version}, cache ${FLEET_CACHE}; sync period ${options.syncPeriodMs / 1000} s, hub --idle-timeout ${options.idleTimeout}`,
+  `fleet bench: ${cpus().length} CPUs, load ${load()}, Node ${process.version}, cache ${FLEET_CACHE}; sync period ${options.syncPeriodMs / 1000} s, hub --keep-alive-timeout ${options.keepAliveTimeout}${options.rate === undefined ? "" : ` (--rate ${options.rate}/s)`}, hub flags: ${options.hubFlags.join(" ") || "none"}`,
 );
 
 if (options.soak) {
@@ -59,21 +59,20 @@ if (options.soak) {
   try {
     const idle = sampleTree(hubs.replicas.map((hub) => hub.pid));
     log(
-      `reference: the hub idle after start, RSS ${(idle.rssBytes / 1048576).toFixed(0)} MB, ${idle.fds} fds`,
+      `reference: the hub idle after start (${idle.processes} processes), RSS ${(idle.rssBytes / 1048576).toFixed(0)} MB, ${idle.fds} fds`,
+    );
+    log(
+      `soak: ${count} spokes syncing every ${(options.syncPeriodMs / 1000).toFixed(1)} s: ~${(count / (options.syncPeriodMs / 1000)).toFixed(0)} requests/s`,
     );
     const result = await runSoak(hubs, credentials, journal, options, options.soakMode, 10_000, log);
-    const at = (seconds: number) =>
-      result.samples.reduce((best, s) => (Math.abs(s.at - seconds) < Math.abs(best.at - seconds) ? s : best));
-    const half = result.seconds / 2;
-    for (const [label, sample] of [
-      ["start", result.samples[0]!],
-      [`${(half / 60).toFixed(1)} min`, at(half)],
-      [`${(result.seconds / 60).toFixed(1)} min`, result.samples.at(-1)!],
-    ] as const) {
-      log(`  ${label.padEnd(8)} RSS ${(sample.rssBytes / 1048576).toFixed(0)} MB, ${sample.fds} fds`);
+    log("memory curve (all hub processes):");
+    for (const [label, sample] of soakCurve(result)) {
+      log(
+        `  ${label.padEnd(8)} RSS ${(sample.rssBytes / 1048576).toFixed(0)} MB, ${sample.fds} fds, ${sample.requests} requests, ${sample.errors} errors`,
+      );
     }
     log(
-      `soak: ${result.requests} requests in ${result.seconds.toFixed(0)} s (${(result.requests / result.seconds).toFixed(0)}/s), p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors; hub ${((result.hubCpuSeconds / result.seconds) * 100).toFixed(0)} % CPU, simulator ${((result.simCpuSeconds / result.seconds) * 100).toFixed(0)} % CPU; load ${load()}`,
+      `soak: ${result.requests} requests in ${result.seconds.toFixed(0)} s (${(result.requests / result.seconds).toFixed(0)}/s), p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors; hub ${((result.hubCpuSeconds / result.seconds) * 100).toFixed(0)} % CPU (${((result.hubCpuSeconds / result.requests) * 1000).toFixed(2)} CPU-s/1k req), simulator ${((result.simCpuSeconds / result.seconds) * 100).toFixed(0)} % CPU; load ${load()}`,
     );
     for (const [kind, n] of result.errorKinds) log(`  ${n} × ${kind}`);
     verdict = soakVerdict(result, { rssGrowth: 0.05, fdSlack: Math.max(50, Math.ceil(count / 100)) });
@@ -106,7 +105,7 @@ if (options.soak) {
   const notes = [
     `sync period ${options.syncPeriodMs / 1000} s (±10 %), window ${options.windowMs / 1000} s after a ${options.warmupMs / 1000} s warm-up, ` +
       `${options.revocationsPerMinute} revocations/min, burst ${options.burst * 100} % of the fleet renewing at once, ` +
-      `hub --idle-timeout ${options.idleTimeout}; ${cpus().length} CPUs, load at the end ${load()}, Node ${process.version}`,
+      `hub --keep-alive-timeout ${options.keepAliveTimeout}, hub flags: ${options.hubFlags.join(" ") || "none"}; ${cpus().length} CPUs, load at the end ${load()}, Node ${process.version}`,
   ];
   log(`\n${table}\n\n${notes.join("\n")}`);
   for (const line of errorSummary(rows)) log(`  ${line}`);

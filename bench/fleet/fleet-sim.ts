@@ -6,9 +6,10 @@
  *
  * Connection modes:
  *   keep-alive  one TLS connection per spoke, held open between syncs (reconnects when the hub closed it);
- *   resume      a new connection per request, resuming the spoke's last TLS session (its ticket);
- *   handshake   a new connection per request with a full handshake (what the agent does today:
- *               a new undici Agent for every call).
+ *   resume      a new connection per request, resuming the spoke's last TLS session (its ticket):
+ *               what the agent does (packages/spoke/src/hub-client/connections.ts);
+ *   handshake   a new connection per request with a full handshake (what the agent did before it
+ *               kept its sessions: a new https.Agent for every call).
  */
 import { X509Certificate } from "node:crypto";
 import { connect as netConnect } from "node:net";
@@ -314,6 +315,9 @@ export class FleetSim {
         host,
         port,
         localAddress: sources.length === 0 ? undefined : sources[spoke.index % sources.length],
+        // As the agent's https.Agent does (Node's default there): with Nagle, the request written
+        // right after the handshake's last flight may wait for the hub's ACK of that flight.
+        noDelay: true,
       });
       const socket = connect({
         socket: tcp,

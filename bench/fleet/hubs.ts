@@ -44,8 +44,8 @@ export interface FleetHubs {
 }
 
 export interface HubTuning {
-  /** The hub's --idle-timeout: a keep-alive connection must outlive one sync period. */
-  idleTimeout: string;
+  /** The hub's --keep-alive-timeout: a kept connection must outlive one sync period. */
+  keepAliveTimeout: string;
   /** Extra `serve` flags, e.g. what another branch adds. */
   flags: string[];
 }
@@ -84,8 +84,8 @@ async function startHub(
     "ecdsa-p256",
     "--cert-validity",
     "90d",
-    "--idle-timeout",
-    tuning.idleTimeout,
+    "--keep-alive-timeout",
+    tuning.keepAliveTimeout,
     ...flags,
     ...tuning.flags,
   ];

@@ -19,8 +19,12 @@ export interface FleetOptions {
   issueConcurrency: number;
   /** A request's deadline, connect to last byte (the agent's is 15 s). */
   timeoutMs: number;
-  idleTimeout: string;
+  /** The hubs' --keep-alive-timeout: a kept connection must outlive one sync period. */
+  keepAliveTimeout: string;
+  /** `serve` flags: --hub-flag as given, then --workers. */
   hubFlags: string[];
+  /** Management-info requests per second the fleet makes (--rate), when it set the sync period. */
+  rate: number | undefined;
   out: string | undefined;
   soak: boolean;
   soakMs: number;
@@ -37,6 +41,14 @@ function count(flag: string, text: string): number {
   const value = Number(text.replace(/k$/i, "000"));
   if (!Number.isInteger(value) || value < 1)
     throw new Error(`--${flag}: "${text}" is not a whole number ≥ 1`);
+  return value;
+}
+
+/** "1700/s", "1700" or "102000/min": requests per second. */
+function requestRate(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(?:\/(s|min))?$/.exec(text.trim());
+  const value = match ? Number(match[1]) * (match[2] === "min" ? 1 / 60 : 1) : Number.NaN;
+  if (!(value > 0)) throw new Error(`--rate: "${text}" is not a rate such as 1700/s or 102000/min`);
   return value;
 }
 
@@ -60,14 +72,31 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
       "source-addresses": { type: "string", default: "8" },
       "issue-concurrency": { type: "string", default: "16" },
       timeout: { type: "string", default: "15s" },
-      "idle-timeout": { type: "string" },
+      "keep-alive-timeout": { type: "string" },
       "hub-flag": { type: "string", multiple: true, default: [] },
+      workers: { type: "string" },
+      rate: { type: "string" },
       out: { type: "string" },
     },
   });
   const quick = values.quick === true;
   const soak = values.soak === true;
-  const syncPeriodMs = parseDuration(values["sync-period"] ?? (quick ? "10s" : "60s"));
+  const spokes = list(values.spokes ?? (quick ? "1000" : soak ? "100000" : "1000,10000,100000")).map((n) =>
+    count("spokes", n),
+  );
+  const rate = values.rate === undefined ? undefined : requestRate(values.rate);
+  if (rate !== undefined && values["sync-period"] !== undefined)
+    throw new Error(
+      "--rate and --sync-period: give one of them (--rate sets the sync period to spokes / rate)",
+    );
+  if (rate !== undefined && spokes.length > 1)
+    throw new Error("--rate: with one fleet size only (--spokes N), whose sync period it sets");
+  // --rate: the same load from fewer spokes, each syncing more often (keep-alive at the 100k rate
+  // needs no 100k descriptors).
+  const syncPeriodMs =
+    rate === undefined
+      ? parseDuration(values["sync-period"] ?? (quick ? "10s" : "60s"))
+      : Math.round((spokes[0]! / rate) * 1000);
   const modes = list(values.modes ?? (soak ? "keep-alive" : CONNECTION_MODES.join(",")));
   for (const mode of modes) {
     if (!(CONNECTION_MODES as readonly string[]).includes(mode)) {
@@ -83,10 +112,9 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
   if (!(burst >= 0 && burst <= 1)) throw new Error("--burst: a share of the fleet, 0 to 1");
   const sources = count("source-addresses", values["source-addresses"]);
   if (sources > 250) throw new Error("--source-addresses: at most 250 (127.0.0.2-251)");
+  const workers = values.workers === undefined ? [] : ["--workers", values.workers];
   return {
-    spokes: list(values.spokes ?? (quick ? "1000" : soak ? "100000" : "1000,10000,100000")).map((n) =>
-      count("spokes", n),
-    ),
+    spokes,
     modes: modes as ConnectionMode[],
     stores: stores as ("sqlite" | "postgres")[],
     replicas: count("replicas", values.replicas),
@@ -100,8 +128,9 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
     issueConcurrency: count("issue-concurrency", values["issue-concurrency"]),
     timeoutMs: parseDuration(values.timeout),
     // A keep-alive connection that the hub closes before the next sync is no keep-alive at all.
-    idleTimeout: values["idle-timeout"] ?? `${Math.max(30_000, syncPeriodMs * 2)}ms`,
-    hubFlags: values["hub-flag"],
+    keepAliveTimeout: values["keep-alive-timeout"] ?? `${Math.max(30_000, syncPeriodMs * 2)}ms`,
+    hubFlags: [...values["hub-flag"], ...workers],
+    rate,
     out: values.out,
     soak,
     soakMs: parseDuration(values.duration ?? "10m"),

@@ -11,6 +11,8 @@ export interface ProcessSample {
   cpuSeconds: number;
   rssBytes: number;
   fds: number;
+  /** How many processes the figures add up: a hub with --workers N is N + 1 (its primary). */
+  processes: number;
 }
 
 /** Fields of /proc/<pid>/stat after the command name, which may itself hold spaces or parentheses. */
@@ -45,10 +47,11 @@ export function processTree(pid: number): number[] {
 }
 
 export function sampleTree(pids: number[]): ProcessSample {
-  const sample: ProcessSample = { cpuSeconds: 0, rssBytes: 0, fds: 0 };
+  const sample: ProcessSample = { cpuSeconds: 0, rssBytes: 0, fds: 0, processes: 0 };
   for (const pid of pids.flatMap(processTree)) {
     const fields = statFields(pid);
     if (fields === undefined) continue;
+    sample.processes++;
     sample.cpuSeconds += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
     try {
       const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -59,6 +59,21 @@ export function soakVerdict(result: SoakResult, bounds: SoakBounds): string[] {
   return reasons;
 }
 
+/** The samples the bench prints: the start, the middle (5 min of 10) and the end. */
+export function soakCurve(result: SoakResult): [string, SoakSample][] {
+  const { samples, seconds } = result;
+  const nearest = (at: number) =>
+    samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best));
+  const minutes = (at: number) => `${(at / 60).toFixed(1)} min`;
+  const middle = nearest(seconds / 2);
+  const last = samples.at(-1)!;
+  return [
+    ["start", samples[0]!],
+    [minutes(middle.at), middle],
+    [minutes(last.at), last],
+  ];
+}
+
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
 
 export async function runSoak(

@@ -40,7 +40,10 @@ t.test("200 spokes for 60 s: no error, hub memory and descriptors flat", async (
     "--revocations-per-minute",
     "12",
   ]);
-  const hubs = await sqliteHub({ idleTimeout: options.idleTimeout, flags: [] }, join(root, "sqlite"));
+  const hubs = await sqliteHub(
+    { keepAliveTimeout: options.keepAliveTimeout, flags: [] },
+    join(root, "sqlite"),
+  );
   t.teardown(() => hubs.stop());
   const journal = new CredentialJournal(hubs.credentialDir);
   const issuer = {

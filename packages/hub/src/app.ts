@@ -19,7 +19,13 @@ import { CaRotation } from "./ca/rotation.ts";
 import type { ServingCertificate, ServingCredentials } from "./ca/serving.ts";
 import type { HubConfig } from "./config.ts";
 import { HttpError } from "./errors.ts";
-import { clientErrorHandler, frameworkErrors, routerOptions, setupInstance } from "./http.ts";
+import {
+  clientErrorHandler,
+  connectionOptions,
+  frameworkErrors,
+  routerOptions,
+  setupInstance,
+} from "./http.ts";
 import { createLogger } from "./logger.ts";
 import { HubMetrics } from "./metrics.ts";
 import { ClientAuthenticator } from "./mtls/client-identity.ts";
@@ -122,17 +128,7 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
   const errors = { frameworkErrors, clientErrorHandler };
   // Slow or silent clients (half-open connections, slowloris) are bounded in number and in time.
   const limits = config.connections;
-  const nodeServer = {
-    requireHostHeader: false,
-    headersTimeout: limits.headerTimeoutMs,
-    // How often Node looks for requests past their header or request timeout.
-    connectionsCheckingInterval: Math.min(limits.headerTimeoutMs, 5000),
-  };
-  const timeouts = {
-    requestTimeout: limits.requestTimeoutMs,
-    connectionTimeout: limits.idleTimeoutMs,
-    keepAliveTimeout: limits.idleTimeoutMs,
-  };
+  const { node: nodeServer, fastify: timeouts } = connectionOptions(limits);
   const external = Fastify({
     https: {
       ...tlsOptions(serving.current()),

@@ -76,8 +76,14 @@ export interface ConnectionLimits {
   headerTimeoutMs: number;
   /** From the connection to the end of a request's body. */
   requestTimeoutMs: number;
-  /** A connection with no traffic, between requests or in the middle of one, is closed after this. */
+  /** A connection with no traffic in the middle of a request is closed after this. */
   idleTimeoutMs: number;
+  /**
+   * A connection is closed this long after its last answer when no request follows: the spoke agent
+   * closes its own after 1 s, and a client that keeps connections for its next sync a minute later
+   * would cost the hub ~100 KB and a descriptor each (docs/fleet.md#what-a-connection-costs).
+   */
+  keepAliveTimeoutMs: number;
 }
 
 export const MAX_TOKEN_TTL_MS = 24 * 3_600_000;
@@ -184,7 +190,16 @@ const FLAGS = {
   "handshake-timeout": { type: "string", default: "10s", help: "TLS handshake time limit" },
   "header-timeout": { type: "string", default: "10s", help: "time limit to receive a request's headers" },
   "request-timeout": { type: "string", default: "30s", help: "time limit to receive a whole request" },
-  "idle-timeout": { type: "string", default: "30s", help: "closes a connection silent this long" },
+  "idle-timeout": {
+    type: "string",
+    default: "30s",
+    help: "closes a connection silent this long within a request",
+  },
+  "keep-alive-timeout": {
+    type: "string",
+    default: "5s",
+    help: "closes a connection this long after its last answer when no request follows",
+  },
   workers: {
     type: "string",
     default: "1",
@@ -340,6 +355,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       headerTimeoutMs: timeout("header-timeout"),
       requestTimeoutMs: timeout("request-timeout"),
       idleTimeoutMs: timeout("idle-timeout"),
+      keepAliveTimeoutMs: timeout("keep-alive-timeout"),
     },
     workers,
     caKek: get("ca-kek"),

@@ -8,6 +8,7 @@ import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorMessages, type ErrorBody, type Listener } from "@tether/shared/contract";
 import { decodeBodies } from "./body-decoding.ts";
+import type { ConnectionLimits } from "./config.ts";
 import { HttpError } from "./errors.ts";
 import { StoreUnavailableError } from "./store/errors.ts";
 import type { HubMetrics } from "./metrics.ts";
@@ -83,6 +84,28 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Dup
     `HTTP/1.1 ${body.code} ${STATUS_CODES[body.code]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
   );
+}
+
+/**
+ * How long the node server lets a connection be slow or silent (docs/hub.md#start-it): `node` goes to
+ * the node server's options, `fastify` to Fastify's. Header and request timeouts are checked by one
+ * sweep per server (connectionsCheckingInterval), not a timer per socket; idle and keep-alive are the
+ * socket's own timeout, re-armed at each request and answer.
+ */
+export function connectionOptions(limits: ConnectionLimits) {
+  return {
+    node: {
+      requireHostHeader: false,
+      headersTimeout: limits.headerTimeoutMs,
+      // How often Node looks for requests past their header or request timeout.
+      connectionsCheckingInterval: Math.min(limits.headerTimeoutMs, 5000),
+    },
+    fastify: {
+      requestTimeout: limits.requestTimeoutMs,
+      connectionTimeout: limits.idleTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+    },
+  };
 }
 
 export function setupInstance(

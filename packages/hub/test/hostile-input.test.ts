@@ -187,10 +187,10 @@ t.test("slow and silent connections are bounded in number (--max-connections)", 
         maxConnections: max,
         headersTimeout: 10_000,
         requestTimeout: 30_000,
-        keepAliveTimeout: 30_000,
+        keepAliveTimeout: 5_000,
         timeout: 30_000,
       },
-      "the defaults of --header-timeout, --request-timeout and --idle-timeout",
+      "the defaults of --header-timeout, --request-timeout, --keep-alive-timeout and --idle-timeout",
     );
   }
   const servers: [string, Server][] = [
