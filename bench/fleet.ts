@@ -2,11 +2,13 @@
  * `./dev pnpm bench fleet [--quick | --soak] [flags]`: N simulated spokes against real hubs over real
  * sockets (docs/fleet.md). Prints, side by side, req/s, latency, errors and what the hub spent per
  * 1,000 requests for each store × fleet size × connection mode, and a renewal burst; `--soak` holds
- * one fleet for 10 minutes and judges the hub's memory and descriptors.
+ * one fleet for 10 minutes and judges the hub's memory and descriptors; `--connection-cost` prices
+ * one held connection and one request per connection mode.
  */
 import { cpus, loadavg } from "node:os";
 import { writeFileSync } from "node:fs";
 import { Agent } from "undici";
+import { measureConnectionCost } from "./fleet/connection-cost.ts";
 import { CredentialJournal, ensureCredentials } from "./fleet/credentials.ts";
 import { FLEET_CACHE, postgresHubs, raiseOwnFileLimit, sqliteHub, type FleetHubs } from "./fleet/hubs.ts";
 import { measureCell, type Row } from "./fleet/measure.ts";
@@ -50,7 +52,23 @@ log(
   `fleet bench: ${cpus().length} CPUs, load ${load()}, Node ${process.version}, cache ${FLEET_CACHE}; sync period ${options.syncPeriodMs / 1000} s, hub --keep-alive-timeout ${options.keepAliveTimeout}${options.rate === undefined ? "" : ` (--rate ${options.rate}/s)`}, hub flags: ${options.hubFlags.join(" ") || "none"}`,
 );
 
-if (options.soak) {
+if (options.connectionCost) {
+  // One hub, no fleet schedule: the connection's own price (docs/fleet.md#what-a-connection-costs).
+  const store = options.stores[0]!;
+  const { credentials } = await credentialsFor(store, options.spokes[0]!);
+  const hubs = await startHubs(store, options);
+  try {
+    await measureConnectionCost(
+      hubs,
+      credentials,
+      { rate: options.rate ?? 100, seconds: options.soakMs / 1000, timeoutMs: options.timeoutMs },
+      log,
+    );
+  } finally {
+    await hubs.stop();
+  }
+  log(`load at the end ${load()}`);
+} else if (options.soak) {
   const store = options.stores[0]!;
   const count = options.spokes[0]!;
   const { journal, credentials } = await credentialsFor(store, count);

@@ -28,6 +28,8 @@ export interface FleetOptions {
   out: string | undefined;
   soak: boolean;
   soakMs: number;
+  /** --connection-cost: what one held connection and one request per mode cost the hub (connection-cost.ts). */
+  connectionCost: boolean;
   soakMode: ConnectionMode;
 }
 
@@ -59,6 +61,7 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
     options: {
       quick: { type: "boolean" },
       soak: { type: "boolean" },
+      "connection-cost": { type: "boolean" },
       spokes: { type: "string" },
       modes: { type: "string" },
       stores: { type: "string" },
@@ -81,15 +84,15 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
   });
   const quick = values.quick === true;
   const soak = values.soak === true;
-  const spokes = list(values.spokes ?? (quick ? "1000" : soak ? "100000" : "1000,10000,100000")).map((n) =>
-    count("spokes", n),
-  );
+  const connectionCost = values["connection-cost"] === true;
+  const defaultSpokes = connectionCost ? "2000" : quick ? "1000" : soak ? "100000" : "1000,10000,100000";
+  const spokes = list(values.spokes ?? defaultSpokes).map((n) => count("spokes", n));
   const rate = values.rate === undefined ? undefined : requestRate(values.rate);
   if (rate !== undefined && values["sync-period"] !== undefined)
     throw new Error(
       "--rate and --sync-period: give one of them (--rate sets the sync period to spokes / rate)",
     );
-  if (rate !== undefined && spokes.length > 1)
+  if (rate !== undefined && spokes.length > 1 && !connectionCost)
     throw new Error("--rate: with one fleet size only (--spokes N), whose sync period it sets");
   // --rate: the same load from fewer spokes, each syncing more often (keep-alive at the 100k rate
   // needs no 100k descriptors).
@@ -133,7 +136,8 @@ export function parseFleetOptions(argv: string[]): FleetOptions {
     rate,
     out: values.out,
     soak,
-    soakMs: parseDuration(values.duration ?? "10m"),
+    soakMs: parseDuration(values.duration ?? (connectionCost ? "20s" : "10m")),
+    connectionCost,
     soakMode: modes[0] as ConnectionMode,
   };
 }
