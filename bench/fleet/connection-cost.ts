@@ -5,6 +5,7 @@
  * new connection resuming the spoke's session, and on a new connection with a full handshake.
  */
 import { connect as netConnect } from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import type { SpokeCredential } from "./credentials.ts";
@@ -26,6 +27,10 @@ export interface RequestCost {
   cpuMsPerRequest: number;
   p50: number;
   p99: number;
+  /** The hub's event-loop delay over the phase (prom-client's, reset at each scrape), ms. */
+  hubLoop: { p99: number; max: number };
+  /** This process's event-loop delay over the phase, ms. */
+  simLoop: { p99: number; max: number };
 }
 
 export interface ConnectionCost {
@@ -96,10 +101,23 @@ export async function measureConnectionCost(
     `connection cost: ${held.length} held: RSS ${mb(full.rssBytes)} MB, ${full.fds} fds: ${((full.rssBytes - idle.rssBytes) / held.length / 1024).toFixed(1)} KB each`,
   );
 
+  // Where a slow request waited: the hub's event loop, this process's, or neither (the kernel, the network).
+  const hubLoop = async () => {
+    const response = await fetch(`${hubs.replicas[0]!.internalUrl}/metrics`, {
+      headers: { authorization: `Bearer ${hubs.adminToken}` },
+    });
+    const text = await response.text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN) * 1000;
+    return { p99: gauge("nodejs_eventloop_lag_p99_seconds"), max: gauge("nodejs_eventloop_lag_max_seconds") };
+  };
+  const simLoop = monitorEventLoopDelay({ resolution: 10 });
+  simLoop.enable();
   const requests: RequestCost[] = [];
   for (const mode of ["keep-alive", "resume", "handshake"] as const) {
     const latencies = new Latencies();
     let resumed = 0;
+    await hubLoop();
+    simLoop.reset();
     const before = sampleTree(pids).cpuSeconds;
     const started = performance.now();
     const total = Math.round(options.rate * options.seconds);
@@ -129,13 +147,25 @@ export async function measureConnectionCost(
     await Promise.all(pending);
     const cpuMs = (sampleTree(pids).cpuSeconds - before) * 1000;
     const [p50, p99] = latencies.quantiles(0.5, 0.99);
-    const cost = { mode, requests: total, resumed, cpuMsPerRequest: cpuMs / total, p50: p50!, p99: p99! };
+    const cost = {
+      mode,
+      requests: total,
+      resumed,
+      cpuMsPerRequest: cpuMs / total,
+      p50: p50!,
+      p99: p99!,
+      hubLoop: await hubLoop(),
+      simLoop: { p99: simLoop.percentile(99) / 1e6, max: simLoop.max / 1e6 },
+    };
     requests.push(cost);
+    const loop = ({ p99, max }: { p99: number; max: number }) =>
+      `p99 ${p99.toFixed(0)}/max ${max.toFixed(0)} ms`;
     log(
-      `connection cost: ${mode} at ${options.rate}/s: ${cost.cpuMsPerRequest.toFixed(2)} hub CPU-ms per request, p50 ${p50!.toFixed(1)} ms, p99 ${p99!.toFixed(1)} ms, ${resumed}/${total} resumed`,
+      `connection cost: ${mode} at ${options.rate}/s: ${cost.cpuMsPerRequest.toFixed(2)} hub CPU-ms per request, p50 ${p50!.toFixed(1)} ms, p99 ${p99!.toFixed(1)} ms, ${resumed}/${total} resumed; event-loop delay: hub ${loop(cost.hubLoop)}, bench ${loop(cost.simLoop)}`,
     );
     if (mode === "keep-alive") for (const socket of held) socket.destroy();
   }
+  simLoop.disable();
   return {
     held: held.length,
     idleRssBytes: idle.rssBytes,
