@@ -315,8 +315,8 @@ export class FleetSim {
         host,
         port,
         localAddress: sources.length === 0 ? undefined : sources[spoke.index % sources.length],
-        // As the agent's https.Agent does (Node's default there): with Nagle, the request written
-        // right after the handshake's last flight may wait for the hub's ACK of that flight.
+        // As the agent's https.Agent does (Node's default there). Measured both ways with
+        // --connection-cost: Nagle is not what makes resume's tail (docs/fleet.md#what-a-connection-costs).
         noDelay: true,
       });
       const socket = connect({
