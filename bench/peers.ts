@@ -21,7 +21,7 @@ import { makePki, makeProvisionerKey } from "./peers/pki.ts";
 import { nodeSignRate, opensslSpeed } from "./peers/raw.ts";
 import type { Running, RunningHub } from "./peers/servers.ts";
 import { startCfssl, startHub, startNginx, startNodeFloor, startStepCa } from "./peers/servers.ts";
-import { PROBE_OPERATIONS, tokensAfterRunningOut, tokensFor } from "./peers/tokens.ts";
+import { PROBE_OPERATIONS, expectedFromProbe, tokensAfterRunningOut, tokensFor } from "./peers/tokens.ts";
 import { buildDriver, ensurePeers, runDriver } from "./peers/tools.ts";
 import type { DriverReport, RawRates, RowResult } from "./peers/table.ts";
 import {
@@ -126,8 +126,8 @@ try {
 
   const results = new Map<string, RowResult>(cases.map((c) => [c.id, { case: c, reports: {} }]));
   const rawRuns: RawRates[] = [];
-  /** The best rate seen per row, at any concurrency: what its one-time tokens are sized by. */
-  const seen = new Map<string, number>();
+  /** The best rate seen per row, by concurrency: what its one-time tokens are sized by. */
+  const seen = new Map<string, Map<number, number>>();
   const window = options.seconds + options.warmupSeconds;
   const oneTime = (c: Case) => c.mode === "hub-csr" || c.mode === "hub-e2e" || c.mode === "step-ca";
 
@@ -155,23 +155,37 @@ try {
     return [...common, "-url", server.url];
   }
 
-  /** A row's expected rate: the best seen, or else a short unmeasured probe at the highest concurrency. */
-  async function expectedRate(c: Case): Promise<number> {
-    const known = seen.get(c.id);
+  /**
+   * A row's expected rate at a concurrency: the best seen there; else a short unmeasured probe, or
+   * the best the row reached at another concurrency if that is higher (a load spike during the
+   * probe then does not decide alone).
+   */
+  async function expectedRate(c: Case, concurrency: number): Promise<number> {
+    const rates = seen.get(c.id) ?? new Map<number, number>();
+    const known = rates.get(concurrency);
     if (known !== undefined) return known;
-    const concurrency = Math.max(...options.concurrencies);
     const probe = await runDriver(driver, driverArgs(c, concurrency, PROBE_OPERATIONS, 0));
-    say(`  ${c.id}: probe of ${probe.ops} operations at conc ${concurrency}: ${formatRate(probe.perSecond)}`);
-    seen.set(c.id, probe.perSecond);
-    return probe.perSecond;
+    const expected = Math.max(expectedFromProbe(probe, concurrency), ...rates.values());
+    if (!(expected > 0)) {
+      throw new Error(
+        `${c.id}: the probe completed nothing (${probe.errors} errors, first: ${probe.firstError})`,
+      );
+    }
+    say(
+      `  ${c.id} conc ${concurrency}: probe of ${probe.ops} operations: ${formatRate(probe.perSecond)}, ` +
+        `p50 ${formatMs(probe.p50Ms)} ms; expecting ${formatRate(expected)}`,
+    );
+    return expected;
   }
 
   async function measure(c: Case, concurrency: number): Promise<DriverReport> {
     if (!oneTime(c)) return runDriver(driver, driverArgs(c, concurrency, 0));
-    let count = tokensFor(await expectedRate(c), window, concurrency);
+    let count = tokensFor(await expectedRate(c, concurrency), window, concurrency);
     for (let attempt = 1; ; attempt++) {
       const report = await runDriver(driver, driverArgs(c, concurrency, count));
-      seen.set(c.id, Math.max(seen.get(c.id) ?? 0, report.perSecond));
+      const rates = seen.get(c.id) ?? new Map<number, number>();
+      rates.set(concurrency, Math.max(rates.get(concurrency) ?? 0, report.perSecond));
+      seen.set(c.id, rates);
       // Tokens ran out before the time did: the figure stands, but over a shorter time; measure again
       // with enough of them.
       if (!report.exhausted || attempt === 3) return report;

@@ -6,7 +6,7 @@ import t from "tap";
 import { issuanceCases, mtlsCases } from "./cases.ts";
 import { parsePeersOptions } from "./options.ts";
 import { parseOpensslSpeed } from "./raw.ts";
-import { tokensAfterRunningOut, tokensFor } from "./tokens.ts";
+import { expectedFromProbe, tokensAfterRunningOut, tokensFor } from "./tokens.ts";
 import type { DriverReport, RowResult } from "./table.ts";
 import { errorLines, formatMs, formatRate, issuanceTable, median, mtlsTable, summarize } from "./table.ts";
 
@@ -104,14 +104,18 @@ t.test("numbers read like the issue's table", async (t) => {
 
 t.test("one-time tokens: sized from the expected rate with headroom, more after running out", async (t) => {
   // --quick: 2.5 s of warm-up and measurement at 400/s, 32 in flight.
-  t.equal(tokensFor(400, 2.5, 32), 1664);
-  t.ok(tokensFor(400, 2.5, 32) > 400 * 2.5 * 1.5, "half as fast again as expected still fits");
-  t.equal(tokensFor(0.4, 6, 8), 20, "a slow row still gets the operations in flight");
+  t.equal(tokensFor(400, 2.5, 32), 2064);
+  t.ok(tokensFor(400, 2.5, 32) > 400 * 2.5 * 2, "twice as fast as expected still fits");
+  t.equal(tokensFor(0.4, 6, 8), 21, "a slow row still gets the operations in flight");
   t.throws(() => tokensFor(0, 2.5, 8), /no expected rate/);
   t.throws(() => tokensFor(NaN, 2.5, 8), /no expected rate/);
-  t.equal(tokensAfterRunningOut(1000, 2.5, 8, 1000), 6016);
+  t.equal(tokensAfterRunningOut(1000, 2.5, 8, 1000), 7516);
   t.equal(tokensAfterRunningOut(100, 2.5, 8, 1000), 2000, "never fewer than twice as many as ran out");
   t.equal(tokensAfterRunningOut(0, 2.5, 8, 300), 1200, "nothing completed: four times as many");
+  // A probe slowed by its first handshakes: 32 in flight at a median of 80 ms is 400/s.
+  t.equal(expectedFromProbe({ perSecond: 240, p50Ms: 80 }, 32), 400);
+  t.equal(expectedFromProbe({ perSecond: 500, p50Ms: 80 }, 32), 500, "never below what the probe did");
+  t.equal(expectedFromProbe({ perSecond: 0, p50Ms: 0 }, 32), 0, "nothing completed: nothing to expect");
 });
 
 t.test("every row the tables compare with exists, in the group of the row that compares", async (t) => {
