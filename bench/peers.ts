@@ -1,6 +1,6 @@
 /**
- * tether beside its peers (docs/benchmarks.md): the hub, step-ca, cfssl and nginx, each started on
- * loopback with the same CA per key type, all driven by one Go load driver (bench/peers/driver) over
+ * tether beside its peers (docs/benchmarks.md): the hub, step-ca, cfssl, nginx and bare node:https
+ * servers (the floor Node puts under the hub), each started on loopback with the same CA per key type, all driven by one Go load driver (bench/peers/driver) over
  * HTTP/1.1 keep-alive and TLS 1.3 at fixed concurrency, with the raw signature rates of the machine
  * measured in every run. Prints the issuance table and the mTLS table (median of the runs).
  *
@@ -20,7 +20,8 @@ import { parsePeersOptions } from "./peers/options.ts";
 import { makePki, makeProvisionerKey } from "./peers/pki.ts";
 import { nodeSignRate, opensslSpeed } from "./peers/raw.ts";
 import type { Running, RunningHub } from "./peers/servers.ts";
-import { startCfssl, startHub, startNginx, startStepCa } from "./peers/servers.ts";
+import { startCfssl, startHub, startNginx, startNodeFloor, startStepCa } from "./peers/servers.ts";
+import { PROBE_OPERATIONS, expectedFromProbe, tokensAfterRunningOut, tokensFor } from "./peers/tokens.ts";
 import { buildDriver, ensurePeers, runDriver } from "./peers/tools.ts";
 import type { DriverReport, RawRates, RowResult } from "./peers/table.ts";
 import {
@@ -81,6 +82,9 @@ try {
     stepCas.set(key, started(await startStepCa(peers!.stepCa, work, pki.cas[key], provisioner!, trust)));
   }
   let client: HubClient | undefined;
+  const enrolled = async () => (client ??= await enrolHubClient(hubs.get("P-256")!, trustPem, work));
+  /** The node:https references, one per kind, CA and process count, shared by the rows that use it. */
+  const nodeFloors = new Map<string, Running>();
   for (const c of cases) {
     let server: Running | undefined;
     if (c.server === "hub") server = hubs.get(c.ca);
@@ -94,64 +98,99 @@ try {
       const existing = [...byCase.values()].find((s) => s.name === "nginx");
       if (existing) server = existing;
       else {
-        client ??= await enrolHubClient(hubs.get("P-256")!, trustPem, work);
+        const { info } = await enrolled();
         say("starting nginx (static JSON over mTLS, the hub's CA as client CA)");
-        server = started(await startNginx(peers!.nginx, work, pki, pki.cas["P-256"].chain, client.info));
+        server = started(await startNginx(peers!.nginx, work, pki, pki.cas["P-256"].chain, info));
+      }
+    } else if (c.server === "node-json" || c.server === "node-csr") {
+      const workers = c.workers ?? 1;
+      const key = `${c.server} ${c.ca} ×${workers}`;
+      server = nodeFloors.get(key);
+      if (server === undefined) {
+        say(`starting ${key} (bare node:https)`);
+        server = started(
+          await startNodeFloor(
+            work,
+            pki,
+            c.server === "node-json"
+              ? { kind: "json", workers, clientCa: pki.cas["P-256"].chain, body: (await enrolled()).info }
+              : { kind: "csr", workers, ca: pki.cas[c.ca] },
+          ),
+        );
+        nodeFloors.set(key, server);
       }
     }
-    if (c.mode === "get" && c.server === "hub")
-      client ??= await enrolHubClient(hubs.get("P-256")!, trustPem, work);
+    if (c.mode === "get" && c.server === "hub") await enrolled();
     byCase.set(c.id, server!);
   }
 
   const results = new Map<string, RowResult>(cases.map((c) => [c.id, { case: c, reports: {} }]));
   const rawRuns: RawRates[] = [];
-  /**
-   * The best rate seen per row, at any concurrency: how many one-time tokens the next measurement
-   * prepares (the hub's cost the server time to make, so the first guess is low and a measurement
-   * that runs out is repeated with more).
-   */
-  const seen = new Map<string, number>();
+  /** The best rate seen per row, by concurrency: what its one-time tokens are sized by. */
+  const seen = new Map<string, Map<number, number>>();
   const window = options.seconds + options.warmupSeconds;
-  const initialCount = (c: Case) => (c.server === "step-ca" ? 1000 : 100) * window;
+  const oneTime = (c: Case) => c.mode === "hub-csr" || c.mode === "hub-e2e" || c.mode === "step-ca";
 
-  async function measure(c: Case, concurrency: number): Promise<DriverReport> {
+  function driverArgs(c: Case, concurrency: number, count: number, seconds = options.seconds): string[] {
     const server = byCase.get(c.id)!;
     const common = [
       ...["-mode", c.mode, "-concurrency", String(concurrency)],
-      ...["-duration", `${options.seconds}s`, "-warmup", `${options.warmupSeconds}s`],
+      ...["-duration", `${seconds}s`, "-warmup", `${seconds === 0 ? 0 : options.warmupSeconds}s`],
       ...["-pid", String(server.pid), "-ca", pki.trust],
     ];
-    const extra = (count: number): string[] => {
-      if (c.mode === "hub-csr" || c.mode === "hub-e2e") {
-        const hub = server as RunningHub;
-        return [
-          "-admin-url",
-          hub.internalUrl,
-          "-admin-token-file",
-          hub.adminTokenFile,
-          "-count",
-          String(count),
-        ];
-      }
-      if (c.mode === "step-ca")
-        return ["-url", server.url, "-jwk", provisioner!.privateFile, "-count", String(count)];
-      if (c.mode === "get") {
-        const url = c.server === "hub" ? `${server.url}/v1/runtimes/management/info` : server.url;
-        return ["-url", url, "-cert", client!.cert, "-key", client!.key, ...(c.newConn ? ["-new-conn"] : [])];
-      }
-      return ["-url", server.url];
-    };
-    let count = seen.has(c.id) ? Math.ceil(seen.get(c.id)! * window * 1.3) + 50 : initialCount(c);
+    if (c.mode === "hub-csr" || c.mode === "hub-e2e") {
+      const hub = server as RunningHub;
+      return [
+        ...common,
+        ...["-admin-url", hub.internalUrl, "-admin-token-file", hub.adminTokenFile, "-count", String(count)],
+      ];
+    }
+    if (c.mode === "step-ca")
+      return [...common, "-url", server.url, "-jwk", provisioner!.privateFile, "-count", String(count)];
+    if (c.mode === "get") {
+      const url = c.server === "hub" ? `${server.url}/v1/runtimes/management/info` : server.url;
+      const conn = c.newConn ? ["-new-conn"] : [];
+      return [...common, "-url", url, "-cert", client!.cert, "-key", client!.key, ...conn];
+    }
+    return [...common, "-url", server.url];
+  }
+
+  /**
+   * A row's expected rate at a concurrency: the best seen there; else a short unmeasured probe, or
+   * the best the row reached at another concurrency if that is higher (a load spike during the
+   * probe then does not decide alone).
+   */
+  async function expectedRate(c: Case, concurrency: number): Promise<number> {
+    const rates = seen.get(c.id) ?? new Map<number, number>();
+    const known = rates.get(concurrency);
+    if (known !== undefined) return known;
+    const probe = await runDriver(driver, driverArgs(c, concurrency, PROBE_OPERATIONS, 0));
+    const expected = Math.max(expectedFromProbe(probe, concurrency), ...rates.values());
+    if (!(expected > 0)) {
+      throw new Error(
+        `${c.id}: the probe completed nothing (${probe.errors} errors, first: ${probe.firstError})`,
+      );
+    }
+    say(
+      `  ${c.id} conc ${concurrency}: probe of ${probe.ops} operations: ${formatRate(probe.perSecond)}, ` +
+        `p50 ${formatMs(probe.p50Ms)} ms; expecting ${formatRate(expected)}`,
+    );
+    return expected;
+  }
+
+  async function measure(c: Case, concurrency: number): Promise<DriverReport> {
+    if (!oneTime(c)) return runDriver(driver, driverArgs(c, concurrency, 0));
+    let count = tokensFor(await expectedRate(c, concurrency), window, concurrency);
     for (let attempt = 1; ; attempt++) {
-      const report = await runDriver(driver, [...common, ...extra(count)]);
-      seen.set(c.id, Math.max(seen.get(c.id) ?? 0, report.perSecond));
+      const report = await runDriver(driver, driverArgs(c, concurrency, count));
+      const rates = seen.get(c.id) ?? new Map<number, number>();
+      rates.set(concurrency, Math.max(rates.get(concurrency) ?? 0, report.perSecond));
+      seen.set(c.id, rates);
       // Tokens ran out before the time did: the figure stands, but over a shorter time; measure again
       // with enough of them.
-      if (!report.exhausted || attempt === 3 || !["hub-csr", "hub-e2e", "step-ca"].includes(c.mode))
-        return report;
+      if (!report.exhausted || attempt === 3) return report;
       say(`  ${c.id} conc ${concurrency}: ${count} prepared tokens ran out early; again with more`);
-      count = report.perSecond > 0 ? Math.ceil(report.perSecond * window * 1.5) + 50 : count * 4;
+      count = tokensAfterRunningOut(report.perSecond, window, concurrency, count);
     }
   }
 

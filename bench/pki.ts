@@ -21,7 +21,7 @@ import {
   parseCsrSync,
 } from "@tether/shared/pki";
 import { systemClock } from "@tether/shared/time";
-import { peculiarIssue, peculiarParseCsr } from "../packages/shared/test/pki/peculiar-issue.ts";
+import { peculiarIssue, peculiarParseCsr } from "@tether/shared/pki/reference";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const subject: Subject = { CN: "runtime-1", O: "tenant", OU: "group", L: "Berlin", ST: "BE", C: "DE" };

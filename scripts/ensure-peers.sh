@@ -17,27 +17,10 @@ set -euo pipefail
 STEP_CA_VERSION="${TETHER_STEP_CA_VERSION:-v0.30.2}"
 # cfssl v1.7.x needs Go >= 1.27.
 CFSSL_VERSION="${TETHER_CFSSL_VERSION:-v1.6.5}"
-CACHE_DIR="${TETHER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tether}"
+LOG_TAG=peers
+# shellcheck source=../e2e/scripts/ensure-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../e2e/scripts/ensure-common.sh"
 PEERS_DIR="$CACHE_DIR/peers"
-
-say() { printf '[peers] %s\n' "$*" >&2; }
-fail() { printf '[peers] FAILED at step "%s": %s\n' "$1" "$2" >&2; exit 1; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-apt_install() {
-  local step="$1"; shift
-  say "step $step: installing Debian package(s) $*"
-  # 9>&-: a service the package starts must not inherit (and so hold) this script's lock.
-  as_root apt-get update -qq >&2 9>&- || fail "$step" "apt-get update failed (is the Debian mirror reachable?)"
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2 9>&- \
-    || fail "$step" "apt-get install $* failed"
-}
-
-# The compiler prints nothing for minutes: say that it is still working.
-heartbeat() {
-  local what="$1" start=$SECONDS
-  while sleep 30 >/dev/null 2>&1; do say "step $what: still building ($((SECONDS - start))s)"; done
-}
 
 # go_install NAME PACKAGE VERSION CGO: `go install PACKAGE@VERSION` into $PEERS_DIR/NAME-VERSION/.
 go_install() {
@@ -70,24 +53,12 @@ ensure_nginx() {
   [ -z "$NGINX_BIN" ] && [ -x /usr/sbin/nginx ] && NGINX_BIN=/usr/sbin/nginx
   [ -n "$NGINX_BIN" ] && return
   apt_install nginx nginx-light
-  # The package may start a system nginx on port 80; stop it through its init system only (other
-  # nginx processes on this machine are not ours).
-  if [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now nginx >/dev/null 2>&1 || true
-  elif command -v service >/dev/null 2>&1; then
-    as_root service nginx stop >/dev/null 2>&1 || true
-  fi
+  stop_package_service nginx
   NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
   [ -x "$NGINX_BIN" ] || fail nginx "no nginx binary after installing nginx-light"
 }
 
-# Parallel callers wait for one another; the first builds, the others find everything in place.
-mkdir -p "$PEERS_DIR"
-exec 9>"$PEERS_DIR/.lock"
-if ! flock -n 9; then
-  say "waiting for another ensure-peers.sh to finish"
-  flock 9
-fi
+lock_or_wait "$PEERS_DIR/.lock" ensure-peers.sh
 [ $# -eq 0 ] && set -- step-ca cfssl nginx
 for peer in "$@"; do
   case "$peer" in

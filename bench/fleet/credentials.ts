@@ -1,6 +1,6 @@
 /**
- * The fleet's credentials, issued for real by the hub (admin token → one-time token → CSR info →
- * CSR → certificate, P-256 keys) and kept in a journal outside the repository, so that the next run
+ * The fleet's credentials, issued for real by the hub (bench/lib/enrol.ts: admin token → one-time
+ * token → CSR info → CSR → certificate, P-256 keys) and kept in a journal outside the repository, so that the next run
  * reuses them: `<cache>/spokes.jsonl`, one JSON line per issuance or renewal, the last line of an id
  * winning. The cache directory is named for the hub's CA, and the hub's data dir lives beside it
  * (hubs.ts), so credentials are only ever replayed against the store that knows them.
@@ -8,15 +8,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, request } from "undici";
-import type { CertificatesResponse, CsrInfo, TokenResponse } from "@tether/shared/contract";
-import {
-  createCsr,
-  decodeBase64Pem,
-  encodeBase64Pem,
-  exportPrivateKeyPem,
-  generateKeyPair,
-  parseSubject,
-} from "@tether/shared/pki";
+import { enrolRuntime } from "../lib/enrol.ts";
 
 export interface SpokeCredential {
   id: string;
@@ -74,43 +66,14 @@ export class CredentialJournal {
   }
 }
 
-async function json<T>(url: string, init: Parameters<typeof request>[1], expect: number): Promise<T> {
-  const response = await request(url, init);
-  const text = await response.body.text();
-  if (response.statusCode !== expect) throw new Error(`${url.split("?")[0]}: ${response.statusCode} ${text}`);
-  return JSON.parse(text) as T;
-}
-
 /** One spoke enrolled as an operator and the agent do it; also how a revoked spoke comes back. */
 export async function enrol(hub: IssuingHub, tls: Agent, id: string): Promise<SpokeCredential> {
-  const { url } = await json<TokenResponse>(
-    `${hub.internalUrl}/v1/runtimes/tokens`,
-    {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${hub.adminToken}`,
-        tenant: TENANT,
-        group: GROUP,
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({ runtime: id }),
-    },
-    201,
+  const { internalUrl, adminToken } = hub;
+  const { keyPem, certPem, csr } = await enrolRuntime(
+    { internalUrl, adminToken, tenant: TENANT, group: GROUP, runtime: id },
+    tls,
   );
-  const info = await json<CsrInfo>(url, { dispatcher: tls }, 200);
-  const key = await generateKeyPair("ecdsa-p256");
-  const csr = encodeBase64Pem(await createCsr(key, parseSubject(info.certificate.subject)));
-  const issued = await json<CertificatesResponse>(
-    info.csrUrl,
-    {
-      method: "POST",
-      dispatcher: tls,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ csr }),
-    },
-    201,
-  );
-  return { id, keyPem: await exportPrivateKeyPem(key), certPem: decodeBase64Pem(issued.clientCrt), csr };
+  return { id, keyPem, certPem, csr };
 }
 
 /**

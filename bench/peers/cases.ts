@@ -5,8 +5,8 @@
 import type { Group } from "./options.ts";
 
 export type CaKey = "P-256" | "RSA-2048";
-export type Server = "hub" | "step-ca" | "cfssl-db" | "cfssl" | "nginx";
-export type DriverMode = "hub-csr" | "hub-e2e" | "step-ca" | "cfssl" | "get";
+export type Server = "hub" | "step-ca" | "cfssl-db" | "cfssl" | "nginx" | "node-json" | "node-csr";
+export type DriverMode = "hub-csr" | "hub-e2e" | "step-ca" | "cfssl" | "csr" | "get";
 
 export interface Case {
   id: string;
@@ -17,6 +17,10 @@ export interface Case {
   mode: DriverMode;
   /** mTLS rows: a new connection and full handshake per request. */
   newConn?: boolean;
+  /** The bare node:https rows: processes sharing the listener (node:cluster). */
+  workers?: number;
+  /** The rows this one's ratio columns divide by, by id. */
+  compare?: { nginx?: string; node?: string };
 }
 
 export const issuanceCases: Case[] = [
@@ -27,6 +31,7 @@ export const issuanceCases: Case[] = [
     ca: "P-256",
     server: "hub",
     mode: "hub-csr",
+    compare: { node: "node-csr-p256" },
   },
   {
     id: "hub-e2e-p256",
@@ -35,6 +40,7 @@ export const issuanceCases: Case[] = [
     ca: "P-256",
     server: "hub",
     mode: "hub-e2e",
+    compare: { node: "node-csr-p256" },
   },
   {
     id: "step-ca-p256",
@@ -61,12 +67,31 @@ export const issuanceCases: Case[] = [
     mode: "cfssl",
   },
   {
+    id: "node-csr-p256",
+    group: "hub",
+    label: "node:https + CSR → certificate, nothing stored (one process)",
+    ca: "P-256",
+    server: "node-csr",
+    mode: "csr",
+    workers: 1,
+  },
+  {
+    id: "node-csr-p256-x2",
+    group: "hub",
+    label: "node:https + CSR → certificate, nothing stored, node:cluster × 2",
+    ca: "P-256",
+    server: "node-csr",
+    mode: "csr",
+    workers: 2,
+  },
+  {
     id: "hub-csr-rsa",
     group: "hub",
     label: "tether, CSR POST only",
     ca: "RSA-2048",
     server: "hub",
     mode: "hub-csr",
+    compare: { node: "node-csr-rsa" },
   },
   {
     id: "step-ca-rsa",
@@ -76,46 +101,54 @@ export const issuanceCases: Case[] = [
     server: "step-ca",
     mode: "step-ca",
   },
-];
-
-export const mtlsCases: Case[] = [
   {
-    id: "hub-mtls-keepalive",
-    group: "mtls",
-    label: "tether `GET /v1/runtimes/management/info`, keep-alive",
-    ca: "P-256",
-    server: "hub",
-    mode: "get",
-  },
-  {
-    id: "nginx-mtls-keepalive",
-    group: "mtls",
-    label: "nginx, static JSON over mTLS, keep-alive",
-    ca: "P-256",
-    server: "nginx",
-    mode: "get",
-  },
-  {
-    id: "hub-mtls-handshake",
-    group: "mtls",
-    label: "tether management info, new TLS handshake each",
-    ca: "P-256",
-    server: "hub",
-    mode: "get",
-    newConn: true,
-  },
-  {
-    id: "nginx-mtls-handshake",
-    group: "mtls",
-    label: "nginx, new TLS handshake each",
-    ca: "P-256",
-    server: "nginx",
-    mode: "get",
-    newConn: true,
+    id: "node-csr-rsa",
+    group: "hub",
+    label: "node:https + CSR → certificate, nothing stored (one process)",
+    ca: "RSA-2048",
+    server: "node-csr",
+    mode: "csr",
+    workers: 1,
   },
 ];
 
-/** The nginx row an mTLS hub row is compared with. */
-export function nginxPeer(c: Case): string | undefined {
-  return c.server === "hub" && c.mode === "get" ? c.id.replace(/^hub-/, "nginx-") : undefined;
-}
+/** The mTLS rows: the hub, nginx and the bare node:https server, kept alive and with a new handshake each. */
+export const mtlsCases: Case[] = [false, true].flatMap((newConn): Case[] => {
+  const each = newConn ? "new TLS handshake each" : "keep-alive";
+  const mode = newConn ? "handshake" : "keepalive";
+  const base = { group: "mtls", ca: "P-256", mode: "get", newConn } as const;
+  const nginx = `nginx-mtls-${mode}`;
+  return [
+    {
+      ...base,
+      id: `hub-mtls-${mode}`,
+      label: newConn
+        ? `tether management info, ${each}`
+        : `tether \`GET /v1/runtimes/management/info\`, ${each}`,
+      server: "hub",
+      compare: { nginx, node: `node-mtls-${mode}` },
+    },
+    {
+      ...base,
+      id: nginx,
+      label: newConn ? `nginx, ${each}` : `nginx, static JSON over mTLS, ${each}`,
+      server: "nginx",
+    },
+    {
+      ...base,
+      id: `node-mtls-${mode}`,
+      label: newConn ? `node:https, ${each}` : `node:https, static JSON over mTLS (one process), ${each}`,
+      server: "node-json",
+      workers: 1,
+      compare: { nginx },
+    },
+    {
+      ...base,
+      id: `node-x2-mtls-${mode}`,
+      label: `node:https, node:cluster × 2, ${each}`,
+      server: "node-json",
+      workers: 2,
+      compare: { nginx },
+    },
+  ];
+});

@@ -1,11 +1,12 @@
 /**
- * The bench's own logic, without running anything: its options, the reading of `openssl speed`, and
- * the tables (medians, ratios, number formats). Run with `./dev pnpm tap bench/peers/peers.test.ts`.
+ * The bench's own logic, without running anything: its options, the reading of `openssl speed`, the
+ * sizing of one-time tokens, and the tables (medians, ratios, number formats). Run with `./dev pnpm tap bench/peers/peers.test.ts`.
  */
 import t from "tap";
 import { issuanceCases, mtlsCases } from "./cases.ts";
 import { parsePeersOptions } from "./options.ts";
 import { parseOpensslSpeed } from "./raw.ts";
+import { expectedFromProbe, tokensAfterRunningOut, tokensFor } from "./tokens.ts";
 import type { DriverReport, RowResult } from "./table.ts";
 import { errorLines, formatMs, formatRate, issuanceTable, median, mtlsTable, summarize } from "./table.ts";
 
@@ -101,36 +102,88 @@ t.test("numbers read like the issue's table", async (t) => {
   t.equal(formatMs(0.4712), "0.47");
 });
 
-t.test("the issuance table: one row per case, its ratio to the signing rate of its CA key", async (t) => {
+t.test("one-time tokens: sized from the expected rate with headroom, more after running out", async (t) => {
+  // --quick: 2.5 s of warm-up and measurement at 400/s, 32 in flight.
+  t.equal(tokensFor(400, 2.5, 32), 2064);
+  t.ok(tokensFor(400, 2.5, 32) > 400 * 2.5 * 2, "twice as fast as expected still fits");
+  t.equal(tokensFor(0.4, 6, 8), 21, "a slow row still gets the operations in flight");
+  t.throws(() => tokensFor(0, 2.5, 8), /no expected rate/);
+  t.throws(() => tokensFor(NaN, 2.5, 8), /no expected rate/);
+  t.equal(tokensAfterRunningOut(1000, 2.5, 8, 1000), 7516);
+  t.equal(tokensAfterRunningOut(100, 2.5, 8, 1000), 2000, "never fewer than twice as many as ran out");
+  t.equal(tokensAfterRunningOut(0, 2.5, 8, 300), 1200, "nothing completed: four times as many");
+  // A probe slowed by its first handshakes: 32 in flight at a median of 80 ms is 400/s.
+  t.equal(expectedFromProbe({ perSecond: 240, p50Ms: 80 }, 32), 400);
+  t.equal(expectedFromProbe({ perSecond: 500, p50Ms: 80 }, 32), 500, "never below what the probe did");
+  t.equal(expectedFromProbe({ perSecond: 0, p50Ms: 0 }, 32), 0, "nothing completed: nothing to expect");
+});
+
+t.test("every row the tables compare with exists, in the group of the row that compares", async (t) => {
+  const all = [...issuanceCases, ...mtlsCases];
+  const byId = new Map(all.map((c) => [c.id, c]));
+  t.equal(byId.size, all.length, "ids are unique");
+  for (const c of all) {
+    for (const other of Object.values(c.compare ?? {})) {
+      t.equal(byId.get(other)?.group, c.group, `${c.id} compares with ${other}`);
+    }
+  }
+  t.ok(
+    all.filter((c) => c.server === "hub").every((c) => c.compare?.node !== undefined),
+    "every hub row has its bare node:https row",
+  );
+});
+
+t.test("the issuance table: one row per case, its ratio to the signing rate and to node:https", async (t) => {
+  const nodeP256 = issuanceCases.find((c) => c.id === "node-csr-p256")!;
   const rows: RowResult[] = [
     { case: issuanceCases[0]!, reports: { 8: [report(100), report(96), report(90)], 32: [report(50)] } },
     { case: issuanceCases.find((c) => c.ca === "RSA-2048")!, reports: { 8: [report(70)] } },
+    { case: nodeP256, reports: { 8: [report(480)], 32: [report(400)] } },
   ];
   const table = issuanceTable(rows, [8, 32], {
     openssl: { "P-256": 48_000, "RSA-2048": 1_400 },
     node: {},
   }).split("\n");
-  t.equal(table.length, 4);
-  t.match(table[0], /^\| service \(what one issuance includes\) \| CA key \| conc 8 \| conc 32 \|/);
+  t.equal(table.length, 5);
+  t.match(
+    table[0],
+    /^\| service \(what one issuance includes\) \| CA key \| conc 8 \| conc 32 \|.* \| tether ÷ node:https \(8 \/ 32\) \|$/,
+  );
   t.equal(
     table[2],
-    "| tether, CSR POST only (token, subject, record, audit) | P-256 | 96.0/s | 50.0/s | 10.4 / 20.0 | 10.0 / 40.0 | 0.20 % / 0.10 % |",
+    "| tether, CSR POST only (token, subject, record, audit) | P-256 | 96.0/s | 50.0/s | 10.4 / 20.0 | 10.0 / 40.0 | 0.20 % / 0.10 % | 20 % / 13 % |",
   );
-  // No conc-32 run: a dash, not a zero.
-  t.equal(table[3], "| tether, CSR POST only | RSA-2048 | 70.0/s | - | 14.3 / - | - | 5.0 % / - |");
+  // No conc-32 run: a dash, not a zero; its node:https row was not measured: an empty cell.
+  t.equal(table[3], "| tether, CSR POST only | RSA-2048 | 70.0/s | - | 14.3 / - | - | 5.0 % / - |  |");
+  t.equal(
+    table[4],
+    "| node:https + CSR → certificate, nothing stored (one process) | P-256 | 480/s | 400/s | 2.1 / 2.5 | 10.0 / 40.0 | 1.0 % / 0.83 % |  |",
+  );
 });
 
-t.test("the mTLS table compares each hub row with nginx; errors are shown", async (t) => {
-  const [hubKeepAlive, nginxKeepAlive] = mtlsCases;
-  const rows: RowResult[] = [
-    { case: hubKeepAlive!, reports: { 8: [report(2000, { errors: 3, firstError: "GET /info: 403" })] } },
-    { case: nginxKeepAlive!, reports: { 8: [report(32_000)] } },
-  ];
-  const table = mtlsTable(rows, [8]).split("\n");
-  t.match(
-    table[2],
-    /^\| tether .* \| 2,000\/s \(3 errors\) \| 0\.50 \| 0\.10 \| 10\.0 \/ 40\.0 \| 6\.3 % \|$/,
-  );
-  t.match(table[3], /^\| nginx, static JSON over mTLS, keep-alive \| 32,000\/s \| .* \| {2}\|$/);
-  t.same(errorLines(rows, [8]), ["hub-mtls-keepalive at conc 8: 3 errors, first: GET /info: 403"]);
-});
+t.test(
+  "the mTLS table compares hub and node rows with nginx, the hub with node:https; errors are shown",
+  async (t) => {
+    const row = (id: string) => mtlsCases.find((c) => c.id === id)!;
+    const rows: RowResult[] = [
+      {
+        case: row("hub-mtls-keepalive"),
+        reports: { 8: [report(2000, { errors: 3, firstError: "GET /info: 403" })] },
+      },
+      { case: row("nginx-mtls-keepalive"), reports: { 8: [report(32_000)] } },
+      { case: row("node-mtls-keepalive"), reports: { 8: [report(8_000)] } },
+    ];
+    const table = mtlsTable(rows, [8]).split("\n");
+    t.match(table[0], /\| ÷ nginx \(8\) \| tether ÷ node:https \(8\) \|$/);
+    t.match(
+      table[2],
+      /^\| tether .* \| 2,000\/s \(3 errors\) \| 0\.50 \| 0\.10 \| 10\.0 \/ 40\.0 \| 6\.3 % \| 25 % \|$/,
+    );
+    t.match(table[3], /^\| nginx, static JSON over mTLS, keep-alive \| 32,000\/s \| .* \| {2}\| {2}\|$/);
+    t.match(
+      table[4],
+      /^\| node:https, static JSON over mTLS \(one process\), keep-alive \| 8,000\/s \| .* \| 25 % \| {2}\|$/,
+    );
+    t.same(errorLines(rows, [8]), ["hub-mtls-keepalive at conc 8: 3 errors, first: GET /info: 403"]);
+  },
+);

@@ -1,7 +1,7 @@
 /**
  * The services under test, each started on loopback with the bench's PKI and stopped after: the hub
  * (SQLite), step-ca (badger DB, one JWK provisioner), cfssl (with its SQLite cert DB, and without a
- * DB) and nginx (a static JSON over mTLS). Each writes its log to a file in the work directory, not
+ * DB), nginx (a static JSON over mTLS) and the bare node:https references (node-floor.ts). Each writes its log to a file in the work directory, not
  * to a pipe this process would have to drain while it measures; a server that fails to start is
  * reported with the end of its log.
  */
@@ -31,6 +31,7 @@ export interface RunningHub extends Running {
 }
 
 const HUB_CLI = fileURLToPath(new URL("../../packages/hub/src/cli.ts", import.meta.url));
+const NODE_FLOOR = fileURLToPath(new URL("./node-floor.ts", import.meta.url));
 
 async function tail(file: string, lines = 30): Promise<string> {
   const text = await readFile(file, "utf8").catch(() => "(no log)");
@@ -279,4 +280,28 @@ ${temp}
       }),
   );
   return running(proc, `https://127.0.0.1:${port}/info`, log);
+}
+
+export type NodeFloor =
+  | { kind: "json"; workers: number; clientCa: string; body: string }
+  | { kind: "csr"; workers: number; ca: CaFiles };
+
+/** node-floor.ts: the bare node:https reference, with the serving certificate the hub presents. */
+export async function startNodeFloor(work: string, pki: BenchPki, floor: NodeFloor): Promise<Running> {
+  const port = await freePort();
+  const name = `node-${floor.kind}${floor.kind === "csr" ? `-${tag(floor.ca)}` : ""}-x${floor.workers}`;
+  const args = [
+    ...[NODE_FLOOR, "--kind", floor.kind, "--port", String(port), "--workers", String(floor.workers)],
+    ...["--cert", pki.servingCert, "--key", pki.servingKey],
+  ];
+  if (floor.kind === "json") {
+    const body = join(work, `${name}.json`);
+    await writeFile(body, floor.body);
+    args.push("--client-ca", floor.clientCa, "--body", body);
+  } else args.push("--ca-cert", floor.ca.chain, "--ca-key", floor.ca.caKey);
+  const log = join(work, `${name}.log`);
+  const proc = spawnLogged(name, process.execPath, args, log);
+  await waitReady(proc, log, async () => (await readFile(log, "utf8")).includes("ready"));
+  const url = `https://127.0.0.1:${port}`;
+  return running(proc, floor.kind === "json" ? `${url}/info` : `${url}/certificates`, log);
 }

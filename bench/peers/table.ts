@@ -1,10 +1,10 @@
 /**
  * The bench's figures as the issue's tables (docs/benchmarks.md#reading-the-tables): the median of
  * the runs per row and concurrency, each issuance row beside the raw signature rate of its CA key
- * measured in the same run, each hub mTLS row beside nginx. Pure: the driver's reports in, text out.
+ * measured in the same run, each mTLS row beside nginx, and each hub row beside the bare node:https
+ * server doing the same (Case.compare). Pure: the driver's reports in, text out.
  */
 import type { CaKey, Case } from "./cases.ts";
-import { nginxPeer } from "./cases.ts";
 
 /** What the Go driver prints for one run (bench/peers/driver/main.go). */
 export interface DriverReport {
@@ -103,8 +103,27 @@ function rateCell(s: Summary | undefined): string {
 
 const per = (values: (string | undefined)[]) => values.map((v) => v ?? "-").join(" / ");
 
+/** The row's rate over another row's at each concurrency; "" when the row compares with none. */
+function ratioCell(
+  r: RowResult,
+  other: string | undefined,
+  byId: Map<string, RowResult>,
+  concurrencies: number[],
+): string {
+  const peer = other === undefined ? undefined : byId.get(other);
+  if (peer === undefined) return "";
+  return per(
+    concurrencies.map((c) => {
+      const mine = summarize(r.reports[c] ?? []);
+      const theirs = summarize(peer.reports[c] ?? []);
+      return mine && theirs ? formatPercent(mine.perSecond / theirs.perSecond) : undefined;
+    }),
+  );
+}
+
 export function issuanceTable(rows: RowResult[], concurrencies: number[], raw: RawRates): string {
   const conc = concurrencies.join(" / ");
+  const byId = new Map(rows.map((r) => [r.case.id, r]));
   const lines = [
     row([
       "service (what one issuance includes)",
@@ -113,8 +132,9 @@ export function issuanceTable(rows: RowResult[], concurrencies: number[], raw: R
       `server CPU-ms per issuance (${conc})`,
       `p50 / p99 ms at conc ${concurrencies.at(-1)}`,
       `of openssl's signing rate (${conc})`,
+      `tether ÷ node:https (${conc})`,
     ]),
-    ruler(concurrencies.length + 5),
+    ruler(concurrencies.length + 6),
   ];
   for (const r of rows) {
     const s = concurrencies.map((c) => summarize(r.reports[c] ?? []));
@@ -128,6 +148,7 @@ export function issuanceTable(rows: RowResult[], concurrencies: number[], raw: R
         per(s.map((x) => (x ? formatMs(x.serverCpuMsPerOp) : undefined))),
         last ? `${formatMs(last.p50Ms)} / ${formatMs(last.p99Ms)}` : "-",
         per(s.map((x) => (x && signing ? formatPercent(x.perSecond / signing) : undefined))),
+        ratioCell(r, r.case.compare?.node, byId, concurrencies),
       ]),
     );
   }
@@ -144,19 +165,14 @@ export function mtlsTable(rows: RowResult[], concurrencies: number[]): string {
       `server CPU-ms per request (${conc})`,
       `driver CPU-ms per request (${conc})`,
       `p50 / p99 ms at conc ${concurrencies.at(-1)}`,
-      `tether ÷ nginx (${conc})`,
+      `÷ nginx (${conc})`,
+      `tether ÷ node:https (${conc})`,
     ]),
-    ruler(concurrencies.length + 5),
+    ruler(concurrencies.length + 6),
   ];
   for (const r of rows) {
     const s = concurrencies.map((c) => summarize(r.reports[c] ?? []));
     const last = s.at(-1);
-    const peerId = nginxPeer(r.case);
-    const peer = peerId === undefined ? undefined : byId.get(peerId);
-    const ratios = concurrencies.map((c, i) => {
-      const p = peer ? summarize(peer.reports[c] ?? []) : undefined;
-      return s[i] && p ? formatPercent(s[i].perSecond / p.perSecond) : undefined;
-    });
     lines.push(
       row([
         r.case.label,
@@ -164,7 +180,8 @@ export function mtlsTable(rows: RowResult[], concurrencies: number[]): string {
         per(s.map((x) => (x ? formatMs(x.serverCpuMsPerOp) : undefined))),
         per(s.map((x) => (x ? formatMs(x.driverCpuMsPerOp) : undefined))),
         last ? `${formatMs(last.p50Ms)} / ${formatMs(last.p99Ms)}` : "-",
-        peer ? per(ratios) : "",
+        ratioCell(r, r.case.compare?.nginx, byId, concurrencies),
+        ratioCell(r, r.case.compare?.node, byId, concurrencies),
       ]),
     );
   }

@@ -4,12 +4,9 @@
  * with the machine's Go into the same cache, keyed by its sources and the Go version).
  */
 import { execFile, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { buildGoProgram } from "@tether/e2e/harness";
 import type { DriverReport } from "./table.ts";
 
 const run = promisify(execFile);
@@ -40,29 +37,9 @@ export function ensurePeers(names: Peer[]): Promise<Peers> {
   });
 }
 
-/** Builds the driver once per source and Go version; the standard library only, so no downloads. */
-export async function buildDriver(): Promise<string> {
-  const env = { ...process.env, GOTOOLCHAIN: "local", GOPROXY: "off", GOFLAGS: "-mod=mod", CGO_ENABLED: "0" };
-  const { stdout: version } = await run("go", ["version"], { env }).catch((error: Error) => {
-    throw new Error(`the load driver is built with Go, which did not run: ${error.message}`);
-  });
-  const hash = createHash("sha256").update(version);
-  const files = readdirSync(driverSource)
-    .filter((file) => file === "go.mod" || (file.endsWith(".go") && !file.endsWith("_test.go")))
-    .sort();
-  for (const file of files) hash.update(file).update(readFileSync(join(driverSource, file)));
-  const dir = join(homedir(), ".cache/tether/peers");
-  const binary = join(dir, `driver-${hash.digest("hex").slice(0, 16)}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const partial = `${binary}.${process.pid}`;
-  await run("go", ["build", "-trimpath", "-o", partial, "."], { cwd: driverSource, env }).catch(
-    (error: Error & { stderr?: string }) => {
-      throw new Error(`building the load driver failed: ${error.stderr ?? error.message}`);
-    },
-  );
-  renameSync(partial, binary);
-  return binary;
+/** The driver's binary, built once per source and Go version (the standard library only). */
+export function buildDriver(): Promise<string> {
+  return buildGoProgram({ source: driverSource, name: "driver", cache: "peers" });
 }
 
 /** One driver run; its JSON report, or an error with what the driver said. */

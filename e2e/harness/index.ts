@@ -18,4 +18,6 @@ export { freePorts } from "./ports.ts";
 export { tokenKubeconfig } from "./kubeconfig.ts";
 export { repoRoot, spokeCrdDir } from "./paths.ts";
 export { programPath } from "./programs.ts";
+export { buildGoProgram } from "./go-build.ts";
+export type { GoProgram } from "./go-build.ts";
 export type { Program, ProgramBuild } from "./programs.ts";

@@ -12,23 +12,12 @@ set -euo pipefail
 
 # v1.33 keeps the machine's kubectl (v1.32 client) inside Kubernetes' +/-1 minor version skew.
 KUBE_VERSION="${TETHER_KUBE_VERSION:-v1.33.13}"
-CACHE_DIR="${TETHER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tether}"
+LOG_TAG=kube-binaries
+# shellcheck source=ensure-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ensure-common.sh"
 BIN_DIR="$CACHE_DIR/kube/$KUBE_VERSION"
 
 PROXY="${GOPROXY_BASE:-https://proxy.golang.org}"
-
-say() { printf '[kube-binaries] %s\n' "$*" >&2; }
-fail() { printf '[kube-binaries] FAILED at step "%s": %s\n' "$1" "$2" >&2; exit 1; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-apt_install() {
-  local step="$1"; shift
-  say "step $step: installing Debian package(s) $*"
-  # 9>&-: a service the package starts must not inherit (and so hold) this script's lock.
-  as_root apt-get update -qq >&2 9>&- || fail "$step" "apt-get update failed (is the Debian mirror reachable?)"
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2 9>&- \
-    || fail "$step" "apt-get install $* failed"
-}
 
 ensure_etcd() {
   if command -v etcd >/dev/null 2>&1; then
@@ -36,20 +25,8 @@ ensure_etcd() {
     return
   fi
   apt_install etcd etcd-server
-  # The package may start a system etcd on 2379; the harness runs its own on free ports, so stop the
-  # service (through its init system only: other etcd processes on this machine are not ours).
-  if [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now etcd >/dev/null 2>&1 || true
-  elif command -v service >/dev/null 2>&1; then
-    as_root service etcd stop >/dev/null 2>&1 || true
-  fi
+  stop_package_service etcd
   ETCD_BIN=$(command -v etcd) || fail etcd "etcd is not on PATH after installing etcd-server"
-}
-
-# The compiler prints nothing for minutes: say that it is still working.
-heartbeat() {
-  local what="$1" start=$SECONDS
-  while sleep 30 >/dev/null 2>&1; do say "step $what: still compiling ($((SECONDS - start))s)"; done
 }
 
 ensure_go() {
@@ -132,14 +109,7 @@ ensure_kube_binary() {
   say "step $name: built $bin in $((SECONDS - started)) s"
 }
 
-# tap runs test files in parallel and each may call this script: one installs or builds, the others
-# wait for it and then find everything in place.
-mkdir -p "$CACHE_DIR/kube"
-exec 9>"$CACHE_DIR/kube/.lock"
-if ! flock -n 9; then
-  say "waiting for another ensure-kube-binaries.sh to finish"
-  flock 9
-fi
+lock_or_wait "$CACHE_DIR/kube/.lock" ensure-kube-binaries.sh
 ensure_etcd
 ensure_kube_binary kube-apiserver
 KUBE_APISERVER_BIN="$BIN_DIR/kube-apiserver"

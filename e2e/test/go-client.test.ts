@@ -4,33 +4,16 @@
  * InsecureSkipVerify (as Kyma's acceptance tests run) and once trusting the hub CA in RootCAs.
  */
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import t from "tap";
-import { repoRoot, showLogsOnFailure } from "@tether/e2e/harness";
+import { buildGoProgram, repoRoot, showLogsOnFailure } from "@tether/e2e/harness";
 import { startHub } from "../demo/hub.ts";
 
 const run = promisify(execFile);
 const source = join(repoRoot, "e2e/go-client");
-
-/** Builds the program once per source and Go version, into ~/.cache/tether; no downloads (GOPROXY=off). */
-async function buildGoClient(): Promise<string> {
-  const env = { ...process.env, GOTOOLCHAIN: "local", GOPROXY: "off", GOFLAGS: "-mod=mod", CGO_ENABLED: "0" };
-  const { stdout: version } = await run("go", ["version"], { env });
-  const hash = createHash("sha256").update(version);
-  for (const file of ["go.mod", "main.go"]) hash.update(readFileSync(join(source, file)));
-  const dir = join(homedir(), ".cache/tether/go-client");
-  const binary = join(dir, `go-client-${hash.digest("hex").slice(0, 16)}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const partial = `${binary}.${process.pid}`;
-  await run("go", ["build", "-o", partial, "."], { cwd: source, env });
-  renameSync(partial, binary);
-  return binary;
-}
 
 const steps = [
   "token (internal API)",
@@ -48,7 +31,7 @@ const steps = [
 ];
 
 t.test("a Go runtime agent walks the runtime flow", async (t) => {
-  const binary = await buildGoClient();
+  const binary = await buildGoProgram({ source, name: "go-client", cache: "go-client" });
   const dataDir = mkdtempSync(join(tmpdir(), "tether-go-client-"));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const hub = await startHub(dataDir);

@@ -11,7 +11,7 @@ import (
 )
 
 // The targets the driver knows; each prepares its work before the clock starts (see targets.go).
-var modes = []string{"hub-csr", "hub-e2e", "step-ca", "cfssl", "get"}
+var modes = []string{"hub-csr", "hub-e2e", "step-ca", "cfssl", "csr", "get"}
 
 type config struct {
 	mode        string
@@ -48,7 +48,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("peers-driver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.mode, "mode", "", strings.Join(modes, " | "))
-	fs.StringVar(&c.url, "url", "", "step-ca: the /1.0/sign URL; cfssl: the /api/v1/cfssl/sign URL; get: the URL")
+	fs.StringVar(&c.url, "url", "", "step-ca: the /1.0/sign URL; cfssl: the /api/v1/cfssl/sign URL; csr, get: the URL")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "requests in flight, each on its own connection")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured time (0: until -count is used up)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured load before the measurement")

@@ -34,6 +34,7 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"-mode", "hub-e2e", "-count", "5"}, "mode hub-e2e needs -admin-url and -admin-token-file"},
 		{[]string{"-mode", "step-ca", "-count", "5", "-url", "u"}, "mode step-ca needs -url and -jwk"},
 		{[]string{"-mode", "cfssl"}, "mode cfssl needs -url"},
+		{[]string{"-mode", "csr"}, "mode csr needs -url"},
 		{[]string{"-mode", "get", "-url", "u", "-cert", "c.pem"}, "-cert and -key go together"},
 		{[]string{"-mode", "get", "-url", "u", "extra"}, `unexpected argument "extra"`},
 	} {

@@ -30,6 +30,8 @@ func prepare(c config, client *http.Client) (workload, error) {
 		return prepareStepCA(c, client)
 	case "cfssl":
 		return prepareCfssl(c, client)
+	case "csr":
+		return prepareCsr(c, client)
 	default:
 		return workload{do: func(int) error {
 			_, err := call(client, http.MethodGet, c.url, nil, nil, http.StatusOK)
@@ -183,8 +185,8 @@ func prepareStepCA(c config, client *http.Client) (workload, error) {
 	}}, nil
 }
 
-// prepareCfssl makes a pool of CSRs; cfssl's sign endpoint takes any CSR any number of times.
-func prepareCfssl(c config, client *http.Client) (workload, error) {
+// csrBodies makes a pool of request bodies, each around its own CSR.
+func csrBodies(body func(csr []byte) []byte) ([][]byte, error) {
 	bodies := make([][]byte, csrPool)
 	err := parallel(csrPool, func(i int) error {
 		name := fmt.Sprintf("client-%d.bench.test", i)
@@ -192,8 +194,17 @@ func prepareCfssl(c config, client *http.Client) (workload, error) {
 		if err != nil {
 			return err
 		}
-		bodies[i], _ = json.Marshal(map[string]string{"certificate_request": string(csr)})
+		bodies[i] = body(csr)
 		return nil
+	})
+	return bodies, err
+}
+
+// prepareCfssl makes a pool of CSRs; cfssl's sign endpoint takes any CSR any number of times.
+func prepareCfssl(c config, client *http.Client) (workload, error) {
+	bodies, err := csrBodies(func(csr []byte) []byte {
+		body, _ := json.Marshal(map[string]string{"certificate_request": string(csr)})
+		return body
 	})
 	if err != nil {
 		return workload{}, err
@@ -208,6 +219,19 @@ func prepareCfssl(c config, client *http.Client) (workload, error) {
 			return errors.New("cfssl answered 200 without success: " + string(answer[:min(len(answer), 200)]))
 		}
 		return nil
+	}}, nil
+}
+
+// prepareCsr makes a pool of CSRs for a server that signs any CSR it is sent in the hub's body
+// ({"csr": base64 PEM}, 201), such as the bare node:https reference (bench/peers/node-floor.ts).
+func prepareCsr(c config, client *http.Client) (workload, error) {
+	bodies, err := csrBodies(hubBody)
+	if err != nil {
+		return workload{}, err
+	}
+	return workload{do: func(i int) error {
+		_, err := call(client, http.MethodPost, c.url, nil, bodies[i%csrPool], http.StatusCreated)
+		return err
 	}}, nil
 }
 

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -148,6 +149,9 @@ export async function buildApp(config: HubConfig, deps: HubDeps): Promise<HubApp
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
   });
+  // A connection's client certificate is read once (mtls/client-identity.ts): a TLS 1.2
+  // renegotiation could present another, so there is none (TLS 1.3 has no renegotiation at all).
+  external.server.on("secureConnection", (socket: TLSSocket) => socket.disableRenegotiation());
   // Open connections keep the context they shook hands with; new ones get the renewed certificate.
   serving.onChange((credentials) => external.server.setSecureContext(tlsOptions(credentials)));
   // A prepared or retired CA changes the CA list the handshake offers to clients.

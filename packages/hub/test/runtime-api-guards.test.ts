@@ -3,6 +3,8 @@
  * token carried by 50 concurrent requests, bootstrap tokens, deleted runtimes, body and rate limits,
  * and tokens kept out of the logs. Real TLS sockets, undici.
  */
+import { once } from "node:events";
+import tls from "node:tls";
 import t from "tap";
 import { ErrorMessages, type CsrInfo } from "@tether/shared/contract";
 import { createCsr, generateKeyPair, issueCertificate, parseCsr, parseSubject } from "@tether/shared/pki";
@@ -226,4 +228,38 @@ t.test("at info the hub logs no line per request, and still every audit event", 
     ),
     "the audit events are logged",
   );
+});
+
+t.test("a connection's client certificate is fixed: TLS 1.2 renegotiation is refused", async (t) => {
+  const hub = await startHub(t);
+  const enrolled = await enrol(t, hub);
+  const { port, hostname } = new URL(hub.publicUrl);
+  const socket = tls.connect({
+    host: hostname,
+    port: Number(port),
+    ca: hub.caPem,
+    cert: enrolled.certPem,
+    key: enrolled.keyPem,
+    maxVersion: "TLSv1.2",
+    servername: "localhost",
+    checkServerIdentity: () => undefined,
+  });
+  t.teardown(() => socket.destroy());
+  await once(socket, "secureConnect");
+  t.equal(socket.getProtocol(), "TLSv1.2");
+  const get = async () => {
+    socket.write(`GET ${MANAGEMENT} HTTP/1.1\r\nHost: hub\r\n\r\n`);
+    const [chunk] = (await once(socket, "data")) as [Buffer];
+    return chunk.toString("latin1").split("\r\n", 1)[0];
+  };
+  t.equal(await get(), "HTTP/1.1 200 OK", "the enrolled certificate is accepted");
+  // The server would have to ask for a certificate again; with renegotiation off it ends the connection.
+  const renegotiated = await new Promise<string>((resolve) => {
+    socket.once("error", (error) => resolve(`error: ${error.message}`));
+    socket.once("close", () => resolve("closed"));
+    socket.renegotiate({ rejectUnauthorized: false }, (error) =>
+      resolve(error ? `error: ${error.message}` : "renegotiated"),
+    );
+  });
+  t.not(renegotiated, "renegotiated", `renegotiation fails (${renegotiated})`);
 });

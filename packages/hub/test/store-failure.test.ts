@@ -15,6 +15,7 @@ import { Agent } from "undici";
 import { ErrorMessages, type CsrInfo, type TokenResponse } from "@tether/shared/contract";
 import { generateKeyPair, parseSubject } from "@tether/shared/pki";
 import { openStore } from "../src/store/open.ts";
+import { TOUCH_INTERVAL_MS } from "../src/mtls/client-identity.ts";
 import { SQLITE_FILE } from "../src/store/sqlite.ts";
 import type { Store } from "../src/store/store.ts";
 import { hashToken } from "../src/tokens/tokens.ts";
@@ -178,7 +179,7 @@ async function cannotWrite(t: Test, breakable: Breakable): Promise<void> {
     [403, errorBody(403, ErrorMessages.invalidToken)],
     "an unknown token: 403",
   );
-  await hub.clock.advance(61_000); // past the interval in which lastSeenAt is not written again
+  await hub.clock.advance(TOUCH_INTERVAL_MS + 1000); // past the interval in which lastSeenAt is not written again
   const management = await call(hub.publicUrl + MANAGEMENT, { dispatcher: enrolled.agent });
   t.equal(management.status, 200, "management info needs no write");
 

@@ -23,8 +23,11 @@ export interface ClientIdentity {
 
 /** Validity is checked with this much slack either way, like token expiry. */
 export const CERTIFICATE_LEEWAY_MS = 60_000;
-/** lastSeenAt is a hint for operators: writing it on every request would cost a store write each. */
-const TOUCH_INTERVAL_MS = 60_000;
+/**
+ * lastSeenAt is a hint for operators: writing it on every request would cost a store write each, and
+ * at the spoke's 60 s sync even once a minute would be one write per request.
+ */
+export const TOUCH_INTERVAL_MS = 5 * 60_000;
 /** Certificates whose chain check and record are kept (docs/hub.md#mtls-caches); a few MB at most. */
 export const CLIENT_CACHE_SIZE = 10_000;
 /**
@@ -43,6 +46,12 @@ interface KnownCertificate {
 
 const refuse = (message: string) => new HttpError(403, message);
 
+/** One connection's client certificate (undefined: none sent) and its last passed chain check. */
+interface Presented {
+  readonly raw: Buffer | undefined;
+  chain: VerifiedChain | undefined;
+}
+
 /** A keyring that may know retired CAs (ca/live-keyring.ts). */
 export type RotatingKeyring = CaKeyring & { retiredIssuerOf?(leafDer: Buffer): string | undefined };
 
@@ -52,7 +61,10 @@ export class ClientAuthenticator {
   readonly #clock: Clock;
   readonly #supersededGraceMs: number;
   readonly #lastTouched = new Map<string, number>();
-  readonly #verified = new WeakMap<object, { raw: Buffer; chain: VerifiedChain }>();
+  /** #lastTouched is swept of entries past the interval when it grows beyond this (amortised O(1)). */
+  #sweepAbove = CLIENT_CACHE_SIZE;
+  /** What each connection presented, read once: renegotiation is off, so it cannot change (app.ts). */
+  readonly #sockets = new WeakMap<object, Presented>();
   /** Verified chains by the SHA-256 of the presented DER: a new connection with a known certificate skips the check. */
   readonly #chains = new Lru<string, VerifiedChain>(CLIENT_CACHE_SIZE);
   readonly #known = new Lru<string, KnownCertificate>(CLIENT_CACHE_SIZE);
@@ -65,15 +77,14 @@ export class ClientAuthenticator {
   }
 
   async authenticate(request: FastifyRequest): Promise<ClientIdentity> {
-    const socket = request.raw.socket;
-    const presented = presentedCertificate(socket);
-    if (presented === undefined) throw refuse(ErrorMessages.clientCertificateRequired);
+    const presented = this.#presented(request.raw.socket);
+    if (presented.raw === undefined) throw refuse(ErrorMessages.clientCertificateRequired);
     const now = this.#clock.now();
-    const chain = await this.#verify(socket, presented, now);
+    const chain = await this.#verify(presented, presented.raw, now);
     if (!chain.ok) {
       request.log.info({ reason: chain.reason, detail: chain.message }, "client certificate refused");
       // Told apart from an unknown issuer: the cluster only needs a new enrolment (docs/pki.md#ca-rotation).
-      if (chain.reason === "untrusted" && this.#keyring.retiredIssuerOf?.(presented) !== undefined) {
+      if (chain.reason === "untrusted" && this.#keyring.retiredIssuerOf?.(presented.raw) !== undefined) {
         throw refuse(ErrorMessages.issuerRetired);
       }
       const expired = ["expired", "not-yet-valid", "issuer-expired"].includes(chain.reason);
@@ -121,26 +132,41 @@ export class ClientAuthenticator {
   }
 
   /**
+   * Node builds a whole object of the peer certificate on every `getPeerCertificate` call (it was the
+   * hub's largest cost per keep-alive request), so a connection's is read on its first request only.
+   */
+  #presented(socket: object): Presented {
+    let presented = this.#sockets.get(socket);
+    if (presented === undefined) {
+      presented = { raw: presentedCertificate(socket), chain: undefined };
+      this.#sockets.set(socket, presented);
+    }
+    return presented;
+  }
+
+  /**
    * The chain check parses and verifies signatures; its answer for one DER cannot change, except
    * with time and with the keyring. Keep-alive connections and new connections presenting a known
    * certificate reuse it; only the validity and the issuer's place in the keyring are re-checked.
    */
-  async #verify(socket: object, presented: Buffer, now: Date): Promise<ChainResult> {
-    const cached = this.#verified.get(socket);
-    if (cached?.raw.equals(presented) && this.#stillValid(cached.chain, now)) return cached.chain;
+  async #verify(connection: Presented, presented: Buffer, now: Date): Promise<ChainResult> {
+    if (connection.chain !== undefined && this.#stillValid(connection.chain, now)) return connection.chain;
     const key = createHash("sha256").update(presented).digest("hex");
     const known = this.#chains.get(key);
     if (known !== undefined && this.#stillValid(known, now)) {
-      this.#verified.set(socket, { raw: presented, chain: known });
+      connection.chain = known;
       return known;
     }
     const chain = await verifyChain(derToPem(new Uint8Array(presented)), this.#keyring, now, {
       leewayMs: CERTIFICATE_LEEWAY_MS,
     });
     if (chain.ok) {
-      this.#verified.set(socket, { raw: presented, chain });
+      connection.chain = chain;
       this.#chains.set(key, chain);
-    } else this.#chains.delete(key);
+    } else {
+      connection.chain = undefined;
+      this.#chains.delete(key);
+    }
     return chain;
   }
 
@@ -154,11 +180,21 @@ export class ClientAuthenticator {
     return issuer !== undefined && at >= issuer.notBefore.getTime() && at <= issuer.notAfter.getTime();
   }
 
+  /** Runtimes that stopped calling (deleted, moved to another replica) do not stay in memory. */
+  #sweepTouched(at: number): void {
+    if (this.#lastTouched.size <= this.#sweepAbove) return;
+    for (const [id, touched] of this.#lastTouched) {
+      if (at - touched >= TOUCH_INTERVAL_MS) this.#lastTouched.delete(id);
+    }
+    this.#sweepAbove = Math.max(CLIENT_CACHE_SIZE, 2 * this.#lastTouched.size);
+  }
+
   /** A hint, not a need: a store that cannot write must not refuse a request that only reads. */
   async #touch(request: FastifyRequest, runtimeId: string, now: Date): Promise<void> {
     const last = this.#lastTouched.get(runtimeId) ?? -Infinity;
     if (now.getTime() - last < TOUCH_INTERVAL_MS) return;
     this.#lastTouched.set(runtimeId, now.getTime());
+    this.#sweepTouched(now.getTime());
     await this.#store.touchRuntime(runtimeId, now).catch((error: unknown) => {
       this.#lastTouched.delete(runtimeId);
       request.log.warn({ err: error, runtimeId }, "lastSeenAt not recorded");

@@ -32,7 +32,7 @@ import {
   tlv,
 } from "../../src/pki/der.ts";
 import { ipAddressBytes } from "../../src/pki/issue.ts";
-import { peculiarParseCsr } from "./peculiar-issue.ts";
+import { peculiarParseCsr } from "../../src/pki/reference/peculiar.ts";
 
 const subject: Subject = { CN: "runtime-1", O: "tenant-a", OU: "group-b", L: "Berlin", ST: "BE", C: "DE" };
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");

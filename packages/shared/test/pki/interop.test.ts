@@ -4,9 +4,8 @@
  * byte, same parse results), openssl, and Go's crypto/x509.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -31,30 +30,22 @@ import { DerReader, Tag, rawOf } from "../../src/pki/der.ts";
 import { sha256Fingerprint } from "../../src/pki/fingerprint.ts";
 import { subjectOf } from "../../src/pki/subject.ts";
 import { X509Certificate } from "../../src/pki/x509.ts";
-import { peculiarCreateCsr, peculiarIssue, peculiarParseCsr, subjectValues } from "./peculiar-issue.ts";
+// The harness's file, not its index: a PKI test needs no control plane.
+import { buildGoProgram } from "../../../../e2e/harness/go-build.ts";
+import {
+  peculiarCreateCsr,
+  peculiarIssue,
+  peculiarParseCsr,
+  subjectValues,
+} from "../../src/pki/reference/peculiar.ts";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
+const buildGoVerify = () =>
+  buildGoProgram({ source: join(here, "go-verify"), name: "go-verify", cache: "go-verify" });
 const DAY = 86_400_000;
 const subject: Subject = { CN: "runtime-1", O: "tenant-a", OU: "group-b", L: "Berlin", ST: "BE", C: "DE" };
 const algorithms: KeyAlgorithm[] = ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa2048"];
-
-/** Builds go-verify once per source and Go version into ~/.cache/tether; no downloads (GOPROXY=off). */
-async function buildGoVerify(): Promise<string> {
-  const source = join(here, "go-verify");
-  const env = { ...process.env, GOTOOLCHAIN: "local", GOPROXY: "off", GOFLAGS: "-mod=mod", CGO_ENABLED: "0" };
-  const { stdout: version } = await run("go", ["version"], { env });
-  const hash = createHash("sha256").update(version);
-  for (const file of ["go.mod", "main.go"]) hash.update(readFileSync(join(source, file)));
-  const dir = join(homedir(), ".cache/tether/go-verify");
-  const binary = join(dir, `go-verify-${hash.digest("hex").slice(0, 16)}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const partial = `${binary}.${process.pid}`;
-  await run("go", ["build", "-o", partial, "."], { cwd: source, env });
-  renameSync(partial, binary);
-  return binary;
-}
 
 async function judge(binary: string, args: string[], cwd: string): Promise<string> {
   return run(binary, args, { cwd }).then(

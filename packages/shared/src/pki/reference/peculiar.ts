@@ -2,7 +2,8 @@
  * The certificate builder and CSR parser the hub used before docs/pki.md#how-a-certificate-is-built:
  * @peculiar/x509's generator and parser, signing and verifying through WebCrypto. Kept as the
  * reference the DER code is compared against (same extensions byte for byte, same parse results,
- * never more lenient) and as the bench's "before" figures.
+ * never more lenient) and as `bench pki`'s "before" figures; `@tether/shared/pki/reference`, apart
+ * from the pki the hub uses.
  */
 import { createHash, createPublicKey } from "node:crypto";
 import type {
@@ -12,13 +13,13 @@ import type {
   KeyPair,
   ParsedCsr,
   Subject,
-} from "@tether/shared/pki";
-import { ErrorMessages } from "../../src/contract/errors.ts";
-import { PkiError } from "../../src/pki/errors.ts";
-import { describeKey, isKeyAlgorithm, signingAlgorithm } from "../../src/pki/keys.ts";
-import { derToPem, pemToDer } from "../../src/pki/pem.ts";
-import { subjectOf, subjectToJsonName, type SubjectField } from "../../src/pki/subject.ts";
-import { randomSerial, validityWindow } from "../../src/pki/validity.ts";
+} from "../index.ts";
+import { ErrorMessages } from "../../contract/errors.ts";
+import { PkiError } from "../errors.ts";
+import { describeKey, isKeyAlgorithm, signingAlgorithm } from "../keys.ts";
+import { derToPem, pemToDer } from "../pem.ts";
+import { subjectOf, subjectToJsonName, type SubjectField } from "../subject.ts";
+import { randomSerial, validityWindow } from "../validity.ts";
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
@@ -35,7 +36,7 @@ import {
   X509CertificateGenerator,
   type Extension,
   type JsonGeneralName,
-} from "../../src/pki/x509.ts";
+} from "../x509.ts";
 
 export async function peculiarIssue(opts: IssueOptions & { serial?: string }): Promise<IssuedCertificate> {
   const { csr, ca } = opts;
