@@ -81,7 +81,7 @@ export interface ConnectionLimits {
   /**
    * A connection is closed this long after its last answer when no request follows: the spoke agent
    * closes its own after 1 s, and a client that keeps connections for its next sync a minute later
-   * would cost the hub ~100 KB and a descriptor each (docs/fleet.md#what-a-connection-costs).
+   * would cost the hub ~65 KB and a descriptor each (docs/fleet.md#what-a-connection-costs).
    */
   keepAliveTimeoutMs: number;
 }
