@@ -1,6 +1,6 @@
 /**
  * The agent's connections to the hub, one https.Agent per TLS identity (trust, client certificate and
- * key, proxy). What the fleet bench measured (docs/fleet.md#connection-modes) decides the shape:
+ * key, proxy). What the fleet bench measured (docs/fleet.md#what-a-connection-costs) decides the shape:
  *
  * - a TLS session is resumed across calls (the agent's session cache): a sync a minute later costs
  *   the hub no signature and no chain check;
