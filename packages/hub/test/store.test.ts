@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import pg from "pg";
 import t, { type Test } from "tap";
 import { runStoreConformance } from "../src/store/conformance.ts";
 import { isPostgresUrl, openStore } from "../src/store/open.ts";
@@ -73,6 +74,21 @@ t.test("PostgreSQL (reopened as a second pool: another replica, or after a resta
       return openStore({ url, dataDir: "/nonexistent" });
     },
     reopen: () => openStore({ url, dataDir: "/nonexistent" }),
+    insertRuntimes: async (runtimes) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(
+        "INSERT INTO runtimes (id, tenant, grp, labels, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+        [
+          runtimes.map((r) => r.id),
+          runtimes.map((r) => r.tenant),
+          runtimes.map((r) => r.group),
+          runtimes.map((r) => JSON.stringify(r.labels)),
+          runtimes.map((r) => r.createdAt.getTime()),
+        ],
+      );
+      await client.end();
+    },
   });
 });
 

@@ -23,7 +23,9 @@ import {
   toCertificate,
   toRevocation,
   toRevokedCertificate,
+  RUNTIME_PAGE_CERTIFICATES,
   toRuntime,
+  toRuntimePage,
   toToken,
   tokenValues,
   type Row,
@@ -36,6 +38,7 @@ import type {
   Revocation,
   RevokedCertificate,
   Runtime,
+  RuntimeHistory,
   Store,
   TokenPurpose,
   TokenRecord,
@@ -182,10 +185,15 @@ export class SqliteStore implements Store {
     return this.#all("SELECT * FROM runtimes ORDER BY created_at, id").map(toRuntime);
   }
 
-  async listRuntimesAfter(after: string | null, limit: number): Promise<Runtime[]> {
-    return this.#all("SELECT * FROM runtimes WHERE id > ? ORDER BY id LIMIT ?", after ?? "", limit).map(
-      toRuntime,
-    );
+  async listRuntimePage(after: string | null, limit: number): Promise<RuntimeHistory[]> {
+    const runtimes = this.#all(
+      "SELECT * FROM runtimes WHERE id > ? ORDER BY id LIMIT ?",
+      after ?? "",
+      limit,
+    ).map(toRuntime);
+    const last = runtimes.at(-1);
+    if (last === undefined) return [];
+    return toRuntimePage(runtimes, this.#all(RUNTIME_PAGE_CERTIFICATES, after ?? "", last.id));
   }
 
   async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {
