@@ -161,6 +161,22 @@ try { console.log(JSON.stringify(await ${call})); } catch (error) { console.log(
       holder.prepare("SELECT used_at FROM tokens WHERE hash = ?").get(hash)?.used_at;
     const at = T0.getTime() + 1000;
 
+    const batch = await attempt(
+      `Promise.allSettled([
+  store.consumeToken("${"a".repeat(64)}", "info", new Date(${at})),
+  store.spendToken("${"b".repeat(64)}", "info", new Date(${at}), { audit: [] }),
+  store.appendAudit({ at: new Date(${at}), type: "token.refused", runtimeId: null, detail: {} }),
+]).then((results) => ({ error: results.map((r) => r.reason?.message ?? "answered").join(" | ") }))`,
+    );
+    t.match(
+      batch.error?.split(" | "),
+      Array(3).fill(/disk I\/O error|database or disk is full/),
+      "writes made together, committed together: every one of them fails with the COMMIT",
+    );
+    t.same([usedAt("a".repeat(64)), usedAt("b".repeat(64))], [null, null], "and none is on disk");
+    t.equal(holder.prepare("SELECT count(*) AS n FROM audit").get()?.n, 0);
+    holder.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+
     const consumed = await attempt(`store.consumeToken("${"a".repeat(64)}", "info", new Date(${at}))`);
     t.equal(usedAt("a".repeat(64)), null, "the token was not used on disk");
     t.match(consumed, { error: /disk I\/O error|database or disk is full/ }, "consumeToken says so");

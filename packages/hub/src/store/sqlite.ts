@@ -72,6 +72,10 @@ export function openSqliteStore(dataDir: string, options: { exclusive?: boolean 
   db.exec("PRAGMA journal_mode = WAL");
   // COMMIT writes the WAL without fsync; WalSync flushes it before a write is answered.
   db.exec("PRAGMA synchronous = NORMAL");
+  // A checkpoint runs inside the COMMIT that fills the WAL to this many pages and holds the event loop
+  // for its two fsyncs (up to ~200 ms on a busy disk): at 4000 pages (16 MiB) instead of SQLite's 1000
+  // it comes a third as often, and the batches spend ~15 % less time committing (docs/store.md#durability).
+  db.exec("PRAGMA wal_autocheckpoint = 4000");
   return new SqliteStore(db, new WalSync(`${file}-wal`));
 }
 
