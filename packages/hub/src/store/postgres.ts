@@ -59,6 +59,8 @@ const auditValues = (event: AuditEvent) => [
   JSON.stringify(event.detail),
 ];
 
+const PAGE_CERTIFICATES = RUNTIME_PAGE_CERTIFICATES.replace("?", "$1").replace("?", "$2");
+
 const statementNames = new Map<string, string>();
 
 /** The query as a named statement: its name is derived from its text, so one text has one name. */
@@ -163,10 +165,7 @@ export class PostgresStore implements Store {
     ).map(toRuntime);
     const last = runtimes.at(-1);
     if (last === undefined) return [];
-    const certificates = await this.#query(RUNTIME_PAGE_CERTIFICATES.replace("?", "$1").replace("?", "$2"), [
-      after ?? "",
-      last.id,
-    ]);
+    const certificates = await this.#query(PAGE_CERTIFICATES, [after ?? "", last.id]);
     return toRuntimePage(runtimes, certificates);
   }
 
