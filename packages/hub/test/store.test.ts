@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import pg from "pg";
 import t, { type Test } from "tap";
 import { runStoreConformance } from "../src/store/conformance.ts";
 import { isPostgresUrl, openStore } from "../src/store/open.ts";
@@ -73,6 +74,21 @@ t.test("PostgreSQL (reopened as a second pool: another replica, or after a resta
       return openStore({ url, dataDir: "/nonexistent" });
     },
     reopen: () => openStore({ url, dataDir: "/nonexistent" }),
+    insertRuntimes: async (runtimes) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(
+        "INSERT INTO runtimes (id, tenant, grp, labels, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+        [
+          runtimes.map((r) => r.id),
+          runtimes.map((r) => r.tenant),
+          runtimes.map((r) => r.group),
+          runtimes.map((r) => JSON.stringify(r.labels)),
+          runtimes.map((r) => r.createdAt.getTime()),
+        ],
+      );
+      await client.end();
+    },
   });
 });
 
@@ -144,6 +160,22 @@ try { console.log(JSON.stringify(await ${call})); } catch (error) { console.log(
     const usedAt = (hash: string) =>
       holder.prepare("SELECT used_at FROM tokens WHERE hash = ?").get(hash)?.used_at;
     const at = T0.getTime() + 1000;
+
+    const batch = await attempt(
+      `Promise.allSettled([
+  store.consumeToken("${"a".repeat(64)}", "info", new Date(${at})),
+  store.spendToken("${"b".repeat(64)}", "info", new Date(${at}), { audit: [] }),
+  store.appendAudit({ at: new Date(${at}), type: "token.refused", runtimeId: null, detail: {} }),
+]).then((results) => ({ error: results.map((r) => r.reason?.message ?? "answered").join(" | ") }))`,
+    );
+    t.match(
+      batch.error?.split(" | "),
+      Array(3).fill(/disk I\/O error|database or disk is full/),
+      "writes made together, committed together: every one of them fails with the COMMIT",
+    );
+    t.same([usedAt("a".repeat(64)), usedAt("b".repeat(64))], [null, null], "and none is on disk");
+    t.equal(holder.prepare("SELECT count(*) AS n FROM audit").get()?.n, 0);
+    holder.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 
     const consumed = await attempt(`store.consumeToken("${"a".repeat(64)}", "info", new Date(${at}))`);
     t.equal(usedAt("a".repeat(64)), null, "the token was not used on disk");

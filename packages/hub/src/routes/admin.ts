@@ -26,7 +26,7 @@ import { ScopedAdminTokens, isJwt } from "../tokens/scoped-admin.ts";
 import { adminCaRoutes } from "./admin-ca.ts";
 import { bearerToken } from "./bearer.ts";
 import type { HubRoutes } from "./context.ts";
-import { pageLimit } from "./runtime-page.ts";
+import { pageLimit, runtimePage } from "./runtime-page.ts";
 import { runtimeView } from "./runtime-view.ts";
 
 /** The rule of the contract's tenant and group schemas, for the headers of routes that do not declare them. */
@@ -180,16 +180,8 @@ export const adminRoutes: HubRoutes = (app, ctx, done) => {
     schema: routes.listRuntimes.schema,
     config: { scope: "runtimes:read" },
     handler: async (request): Promise<RuntimeList> => {
-      const limit = pageLimit(request.query.limit);
       const after = request.query.continue ?? null;
-      // One row more than the page says whether another page follows, without an empty last page.
-      const rows = await store.listRuntimesAfter(after, limit + 1);
-      const page = rows.slice(0, limit);
-      const now = clock.now();
-      return {
-        runtimes: await Promise.all(page.map((runtime) => runtimeView(store, runtime, now))),
-        continue: rows.length > limit ? page.at(-1)!.id : undefined,
-      };
+      return runtimePage(store, after, pageLimit(request.query.limit), clock.now());
     },
   });
 

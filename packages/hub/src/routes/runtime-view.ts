@@ -1,6 +1,6 @@
 /** A runtime as the internal API shows it (contract `RuntimeView`): records turned into ISO strings. */
 import type { CertificateView, RuntimeView } from "@tether/shared/contract";
-import type { Runtime, Store } from "../store/store.ts";
+import type { Runtime, RuntimeHistory, Store } from "../store/store.ts";
 
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
@@ -9,6 +9,10 @@ export async function runtimeView(store: Store, runtime: Runtime, now: Date): Pr
     store.listCertificates(runtime.id),
     store.listRevocations(runtime.id),
   ]);
+  return viewOf({ runtime, certificates, revocations }, now);
+}
+
+export function viewOf({ runtime, certificates, revocations }: RuntimeHistory, now: Date): RuntimeView {
   const revoked = new Set(revocations.map((r) => r.sha256));
   const current = certificates
     .filter((c) => !revoked.has(c.sha256) && c.notAfter > now)

@@ -4,7 +4,15 @@
  */
 import type { Test } from "tap";
 import { DuplicateRuntimeError } from "./errors.ts";
-import type { CertificateRecord, Runtime, Store, TokenPurpose, TokenRecord } from "./store.ts";
+import { isDeepStrictEqual as deepEqual } from "node:util";
+import type {
+  CertificateRecord,
+  Runtime,
+  RuntimeHistory,
+  Store,
+  TokenPurpose,
+  TokenRecord,
+} from "./store.ts";
 
 export interface StoreFactory {
   /** A new, migrated store on an empty database. */
@@ -14,13 +22,19 @@ export interface StoreFactory {
    * first is open, or the same hub after a restart once it is closed. Omit it for in-memory databases.
    */
   reopen?(): Promise<Store>;
+  /**
+   * Adds many runtimes to the last `open()`'s database at once, for the 100k paging test; a network
+   * round trip per row would make it minutes on PostgreSQL. Without it, `createRuntime` adds them.
+   */
+  insertRuntimes?(runtimes: Runtime[]): Promise<void>;
 }
 
 const T0 = new Date("2026-03-01T12:00:00.123Z");
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
-const hex = (seed: string) => Buffer.from(seed.padEnd(32, "0")).toString("hex").slice(0, 64);
+// Padded with a character no seed ends in, so that "crt-1" and "crt-10" stay apart.
+const hex = (seed: string) => Buffer.from(seed.padEnd(32, "_")).toString("hex").slice(0, 64);
 
 function runtime(id: string, overrides: Partial<Runtime> = {}): Runtime {
   return {
@@ -99,7 +113,7 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.same((await store.getRuntime(b.id))?.labels, b.labels, "other runtimes keep theirs");
   });
 
-  t.test("listRuntimesAfter: page by page, each runtime once, while others come and go", async (t) => {
+  t.test("listRuntimePage: page by page, each runtime once, while others come and go", async (t) => {
     const store = await use(t);
     // Zero-padded numbers order the same in every collation, so the expected order is known.
     const id = (n: number) => `page-${String(n).padStart(6, "0")}`;
@@ -108,17 +122,17 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     for (let i = 0; i < existing.length; i += 50) {
       await Promise.all(existing.slice(i, i + 50).map((name) => store.createRuntime(runtime(name))));
     }
-    t.same(await store.listRuntimesAfter(null, 0), [], "limit 0: nothing");
-    t.same(await store.listRuntimesAfter(id(99_999), 10), [], "after the last id: nothing");
+    t.same(await store.listRuntimePage(null, 0), [], "limit 0: nothing");
+    t.same(await store.listRuntimePage(id(99_999), 10), [], "after the last id: nothing");
     t.same(
-      (await store.listRuntimesAfter(id(1), 3)).map((r) => r.id),
+      (await store.listRuntimePage(id(1), 3)).map((r) => r.runtime.id),
       [id(2), id(4), id(6)],
       "after an id that does not exist: the next ones",
     );
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; ; page++) {
-      const rows: Runtime[] = await store.listRuntimesAfter(after, 197);
+      const rows: Runtime[] = (await store.listRuntimePage(after, 197)).map((r) => r.runtime);
       seen.push(...rows.map((r) => r.id));
       if (rows.length < 197) break;
       after = rows.at(-1)!.id;
@@ -142,10 +156,68 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     t.same(seen, [...seen].sort(), "in id order");
     t.ok(seen.includes(id(3999)), "a runtime inserted ahead of the cursor appears");
     t.notOk(seen.includes(id(395)), "a runtime inserted behind the cursor does not");
-    const deleted = (await store.listRuntimesAfter(id(3599), 1))[0];
+    const deleted = (await store.listRuntimePage(id(3599), 1))[0]?.runtime;
     t.equal(deleted?.id, id(3600));
     t.not(deleted?.deletedAt, null, "a deleted runtime is listed, marked deleted");
   });
+
+  t.test(
+    "listRuntimePage: 100k runtimes, page by page, each with its certificates and revocations",
+    async (t) => {
+      const store = await use(t);
+      const id = (n: number) => `fleet-${String(n).padStart(6, "0")}`;
+      const total = 100_000;
+      const all = Array.from({ length: total }, (_, n) => runtime(id(n)));
+      for (let i = 0; i < total; i += 10_000) {
+        const chunk = all.slice(i, i + 10_000);
+        if (factory.insertRuntimes) await factory.insertRuntimes(chunk);
+        else await Promise.all(chunk.map((one) => store.createRuntime(one)));
+      }
+      // Every 997th runtime has two certificates, the second renewed and revoked; one certificate is
+      // recorded for an id between two runtimes and belongs to no page.
+      const withHistory = Array.from({ length: Math.ceil(total / 997) }, (_, k) => id(k * 997));
+      for (const name of withHistory) {
+        const first = certificate(name, { issuedAt: at(1) });
+        const second = certificate(name, { issuedAt: at(2), kind: "renewal", parentSha256: first.sha256 });
+        await store.recordCertificate(second);
+        await store.recordCertificate(first);
+        await store.revoke({ sha256: second.sha256, revokedAt: at(3), reason: "admin" });
+      }
+      await store.recordCertificate(certificate(`${id(5)}-stray`));
+      let after: string | null = null;
+      let seen = 0;
+      let pages = 0;
+      let mismatches = 0;
+      for (;;) {
+        const page: RuntimeHistory[] = await store.listRuntimePage(after, 1000);
+        pages += 1;
+        for (const history of page) {
+          if (history.runtime.id !== id(seen)) mismatches += 1;
+          seen += 1;
+          const expected =
+            history.certificates.length === 0 && history.revocations.length === 0
+              ? !withHistory.includes(history.runtime.id)
+              : deepEqual(history.certificates, await store.listCertificates(history.runtime.id)) &&
+                deepEqual(history.revocations, await store.listRevocations(history.runtime.id)) &&
+                history.certificates.length === 2 &&
+                history.revocations.length === 1;
+          if (!expected) mismatches += 1;
+        }
+        if (page.length < 1000) break;
+        after = page.at(-1)!.runtime.id;
+      }
+      t.equal(seen, total, "every runtime once");
+      t.equal(pages, 101, "a page of 1000 at a time, the last one empty");
+      t.equal(mismatches, 0, "in id order, each with exactly what listCertificates and listRevocations say");
+      const [one] = await store.listRuntimePage(id(996), 1);
+      t.equal(one?.runtime.id, id(997));
+      t.same(
+        one?.certificates.map((c) => c.kind),
+        ["initial", "renewal"],
+        "certificates oldest issued first",
+      );
+    },
+  );
 
   t.test("deleteRuntime marks it deleted and revokes every certificate it has", async (t) => {
     const store = await use(t);
@@ -266,6 +338,42 @@ export function runStoreConformance(t: Test, factory: StoreFactory): void {
     const fresh = certificate("rt-spend");
     t.equal((await store.spendToken(csr.hash, "csr", at(4), { certificate: fresh, audit: [] })).ok, true);
     t.same(await store.getCertificate(fresh.sha256), fresh, "the retry stores the certificate");
+  });
+
+  t.test("writes made at once: each all or nothing on its own; one that fails, fails alone", async (t) => {
+    const store = await use(t);
+    await store.createRuntime(runtime("rt-once"));
+    const existing = certificate("rt-once");
+    await store.recordCertificate(existing);
+    const [a, b, c] = [token("csr"), token("csr"), token("csr")];
+    for (const one of [a, b, c]) await store.putToken(one);
+    const event = (type: string) => ({ at: at(1), type, runtimeId: "rt-once", detail: {} });
+    const [spendA, spendB, duplicate, spendC, consumeA] = await Promise.allSettled([
+      store.spendToken(a.hash, "csr", at(1), { certificate: certificate("rt-once"), audit: [event("a")] }),
+      // Its certificate's hash exists: the token use before it in the same transaction is undone.
+      store.spendToken(b.hash, "csr", at(1), {
+        certificate: { ...existing, serial: "02" },
+        audit: [event("b")],
+      }),
+      store.createRuntime(runtime("rt-once")),
+      store.spendToken(c.hash, "csr", at(1), { certificate: certificate("rt-once"), audit: [event("c")] }),
+      store.consumeToken(a.hash, "csr", at(1)),
+    ]);
+    t.equal(spendB.status, "rejected", "the failing write fails");
+    t.match(duplicate, { status: "rejected", reason: DuplicateRuntimeError }, "with its own error");
+    t.match(spendC, { status: "fulfilled", value: { ok: true } }, "the others succeed");
+    const wins = [spendA, consumeA].filter((r) => r.status === "fulfilled" && r.value.ok);
+    t.equal(wins.length, 1, "token a is used once, by one of the two");
+    t.equal((await store.peekToken(b.hash, "csr", at(2))).ok, true, "the failed write left its token usable");
+    t.same(
+      (await store.listAudit({ runtimeId: "rt-once" })).map((e) => e.type).sort(),
+      spendA.status === "fulfilled" && spendA.value.ok ? ["a", "c"] : ["c"],
+      "and wrote no audit event",
+    );
+    t.equal(
+      (await store.listCertificates("rt-once")).length,
+      spendA.status === "fulfilled" && spendA.value.ok ? 3 : 2,
+    );
   });
 
   t.test("spendToken: a reusable token is checked, not used, and pays for each purchase", async (t) => {

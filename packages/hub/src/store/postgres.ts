@@ -18,7 +18,9 @@ import {
   toCertificate,
   toRevocation,
   toRevokedCertificate,
+  RUNTIME_PAGE_CERTIFICATES,
   toRuntime,
+  toRuntimePage,
   toToken,
   tokenValues,
   type Row,
@@ -31,6 +33,7 @@ import type {
   Revocation,
   RevokedCertificate,
   Runtime,
+  RuntimeHistory,
   Store,
   TokenPurpose,
   TokenRecord,
@@ -55,6 +58,8 @@ const auditValues = (event: AuditEvent) => [
   event.runtimeId,
   JSON.stringify(event.detail),
 ];
+
+const PAGE_CERTIFICATES = RUNTIME_PAGE_CERTIFICATES.replace("?", "$1").replace("?", "$2");
 
 const statementNames = new Map<string, string>();
 
@@ -153,13 +158,15 @@ export class PostgresStore implements Store {
     return (await this.#query("SELECT * FROM runtimes ORDER BY created_at, id")).map(toRuntime);
   }
 
-  async listRuntimesAfter(after: string | null, limit: number): Promise<Runtime[]> {
+  async listRuntimePage(after: string | null, limit: number): Promise<RuntimeHistory[]> {
     // The primary key's index walks the ids in the database's collation; '' comes before every id.
-    const rows = await this.#query("SELECT * FROM runtimes WHERE id > $1 ORDER BY id LIMIT $2", [
-      after ?? "",
-      limit,
-    ]);
-    return rows.map(toRuntime);
+    const runtimes = (
+      await this.#query("SELECT * FROM runtimes WHERE id > $1 ORDER BY id LIMIT $2", [after ?? "", limit])
+    ).map(toRuntime);
+    const last = runtimes.at(-1);
+    if (last === undefined) return [];
+    const certificates = await this.#query(PAGE_CERTIFICATES, [after ?? "", last.id]);
+    return toRuntimePage(runtimes, certificates);
   }
 
   async setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void> {

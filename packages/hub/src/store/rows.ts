@@ -10,6 +10,7 @@ import type {
   Revocation,
   RevokedCertificate,
   Runtime,
+  RuntimeHistory,
   TokenPurpose,
   TokenRecord,
 } from "./store.ts";
@@ -129,6 +130,36 @@ export function toAudit(row: Row): AuditEvent {
   };
 }
 
+/**
+ * The page's runtimes with the certificates of their id range, each row carrying its revocation's
+ * `revoked_at` and `reason` (null when not revoked), ordered by issue time. Certificates recorded for
+ * ids that are no runtime of the page are left out.
+ */
+export function toRuntimePage(runtimes: Runtime[], certificateRows: Row[]): RuntimeHistory[] {
+  const byId = new Map<string, RuntimeHistory>(
+    runtimes.map((runtime) => [runtime.id, { runtime, certificates: [], revocations: [] }]),
+  );
+  for (const row of certificateRows) {
+    const history = byId.get(String(row.runtime_id));
+    if (!history) continue;
+    const certificate = toCertificate(row);
+    history.certificates.push(certificate);
+    if (row.revoked_at !== null) {
+      history.revocations.push({
+        sha256: certificate.sha256,
+        revokedAt: date(row.revoked_at),
+        reason: String(row.reason),
+      });
+    }
+  }
+  for (const { revocations } of byId.values()) {
+    revocations.sort(
+      (a, b) => a.revokedAt.getTime() - b.revokedAt.getTime() || (a.sha256 < b.sha256 ? -1 : 1),
+    );
+  }
+  return [...byId.values()];
+}
+
 /** Reusable tokens are checked, never used up. */
 export function isReusable(purpose: TokenPurpose): boolean {
   return purpose === "bootstrap" || purpose === "admin" || purpose === "scoped-admin";
@@ -148,6 +179,15 @@ export function classifyToken(
 }
 
 export const AUDIT_DEFAULT_LIMIT = 1000;
+
+/**
+ * The certificates of the runtime ids after the first `?` up to the second (a page's last id), in the
+ * order the page shows them; both engines compare the ids as they order the runtimes' keyset.
+ */
+export const RUNTIME_PAGE_CERTIFICATES = `SELECT c.*, r.revoked_at, r.reason FROM certificates c
+LEFT JOIN revocations r ON r.sha256 = c.sha256
+WHERE c.runtime_id > ? AND c.runtime_id <= ?
+ORDER BY c.runtime_id, c.issued_at, c.sha256`;
 
 /** The certificate named and every one renewed from it, as a recursive query both engines read. */
 export const LINEAGE = `WITH RECURSIVE lineage (sha256) AS (

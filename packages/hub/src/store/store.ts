@@ -54,6 +54,15 @@ export interface CertificateRecord {
   parentSha256: string | null;
 }
 
+/** A runtime with its certificates and revocations: what the internal API shows of it. */
+export interface RuntimeHistory {
+  runtime: Runtime;
+  /** As `listCertificates(runtime.id)`: oldest issued first. */
+  certificates: CertificateRecord[];
+  /** As `listRevocations(runtime.id)`: oldest first. */
+  revocations: Revocation[];
+}
+
 export interface Revocation {
   sha256: string;
   revokedAt: Date;
@@ -113,11 +122,12 @@ export interface Store extends CaStore {
   listRuntimes(): Promise<Runtime[]>;
   /**
    * One page of runtimes (deleted ones included) in id order, as the database orders ids: at most
-   * `limit` whose id comes after `after` (from the first id when null). A keyset, so a page costs the
-   * same at the start and at the end of 100k rows, and rows inserted or deleted between two pages never
-   * shift the others (docs/api.md#list-runtimes).
+   * `limit` whose id comes after `after` (from the first id when null), each with its certificates and
+   * revocations. A keyset, so a page costs the same at the start and at the end of 100k rows, and rows
+   * inserted or deleted between two pages never shift the others (docs/api.md#list-runtimes). Two
+   * queries whatever the page's length: the runtimes, then the certificates of their id range.
    */
-  listRuntimesAfter(after: string | null, limit: number): Promise<Runtime[]>;
+  listRuntimePage(after: string | null, limit: number): Promise<RuntimeHistory[]>;
   /** Replaces the runtime's labels; nothing happens for an unknown id. */
   setRuntimeLabels(id: string, labels: Record<string, string>): Promise<void>;
   /** Records `at` as `lastSeenAt`; nothing happens for an unknown id. */
