@@ -15,21 +15,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
+import { enrolRuntime } from "./lib/enrol.ts";
 import {
   createCsr,
   decodeBase64Pem,
   encodeBase64Pem,
-  exportPrivateKeyPem,
   generateKeyPair,
   parseSubject,
 } from "@tether/shared/pki";
-import type {
-  CaStatus,
-  CertificatesResponse,
-  CsrInfo,
-  TokenResponse,
-  TrustBundle,
-} from "@tether/shared/contract";
+import type { CaStatus, CertificatesResponse, TrustBundle } from "@tether/shared/contract";
 
 const SPOKES = Number(process.env.BENCH_SPOKES ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
@@ -86,32 +80,18 @@ try {
   }
   const publicUrl = /public URL (\S+)/.exec(output)![1]!;
   const internalUrl = /internal API:\s+(\S+)/.exec(output)![1]!;
-  const admin = { authorization: `Bearer ${readFileSync(join(dataDir, "admin-token"), "utf8").trim()}` };
+  const adminToken = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
+  const admin = { authorization: `Bearer ${adminToken}` };
   const oldCaPem = readFileSync(join(dataDir, "ca.crt"), "utf8");
   const plain = new Agent({ connect: { ca: oldCaPem }, connections: CONCURRENCY });
 
   const spokes: Spoke[] = [];
   const enrolMs = await pool(SPOKES, async (i) => {
-    const { url } = await json<TokenResponse>(`${internalUrl}/v1/runtimes/tokens`, {
-      method: "POST",
-      headers: { ...admin, tenant: "bench", group: "fleet", "content-type": "application/json" },
-      body: JSON.stringify({ runtime: `spoke-${i}` }),
-    });
-    const info = await json<CsrInfo>(url, { dispatcher: plain });
-    const key = await generateKeyPair("ecdsa-p256");
-    const issued = await json<CertificatesResponse>(info.csrUrl, {
-      method: "POST",
-      dispatcher: plain,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        csr: encodeBase64Pem(await createCsr(key, parseSubject(info.certificate.subject))),
-      }),
-    });
-    spokes[i] = {
-      subject: info.certificate.subject,
-      keyPem: await exportPrivateKeyPem(key),
-      certPem: decodeBase64Pem(issued.crt),
-    };
+    const enrolled = await enrolRuntime(
+      { internalUrl, adminToken, tenant: "bench", group: "fleet", runtime: `spoke-${i}` },
+      plain,
+    );
+    spokes[i] = { subject: enrolled.subject, keyPem: enrolled.keyPem, certPem: enrolled.chainPem };
   });
 
   await json(`${internalUrl}/v1/cas`, {

@@ -2,7 +2,8 @@
  * One runtime enrolled on a hub for real, the way an operator and the spoke do it (docs/api.md):
  * the admin API makes a one-time token URL, the token URL answers the CSR info, and a CSR for a new
  * P-256 key with the assigned subject is exchanged for the certificate. Shared by the benches that
- * need real credentials (`bench peers` for its mTLS rows, `bench fleet` for its spokes).
+ * need real credentials (`bench peers` for its mTLS rows, `bench fleet` for its spokes, `bench
+ * rotation` for the fleet it moves to a new CA).
  */
 import type { Agent } from "undici";
 import { request } from "undici";
@@ -26,6 +27,8 @@ export interface EnrolAs {
 }
 
 export interface Enrolment {
+  /** The subject the hub assigned (CSR info), which a renewal's CSR carries again. */
+  subject: string;
   keyPem: string;
   /** The client certificate alone. */
   certPem: string;
@@ -83,6 +86,7 @@ export async function enrolRuntime(as: EnrolAs, tls: Agent): Promise<Enrolment> 
     201,
   );
   return {
+    subject: info.certificate.subject,
     keyPem: await exportPrivateKeyPem(key),
     certPem: decodeBase64Pem(issued.clientCrt),
     chainPem: decodeBase64Pem(issued.crt),
